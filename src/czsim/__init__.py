@@ -1,0 +1,24 @@
+"""czsim: a system-dynamics scenario simulator of Changzhou's industrial economy and the targets
+of 常发〔2022〕1号.
+
+The public API (see :mod:`czsim.api`)::
+
+    load_scenario(path_or_name) -> Scenario
+    run(scenario, engine="ensemble") -> xarray.Dataset
+    run_many(base, overrides) -> xarray.Dataset          # one run per row
+    scorecard(result) -> pandas.DataFrame
+    compare([...]) -> pandas.DataFrame
+"""
+
+from czsim.api import compare, run, run_many, targets
+from czsim.errors import CzsimError, ModelError, ParameterError, ScenarioError
+from czsim.parameters import Parameter, load_parameters
+from czsim.scenarios import Scenario, list_scenarios, load_scenario
+from czsim.targets import load_targets, probabilities, scorecard
+
+__all__ = [
+    "CzsimError", "ModelError", "Parameter", "ParameterError", "Scenario", "ScenarioError",
+    "compare", "list_scenarios", "load_parameters", "load_scenario", "load_targets",
+    "probabilities", "run", "run_many", "scorecard", "targets",
+]
+__version__ = "0.1.0"

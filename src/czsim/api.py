@@ -1,0 +1,195 @@
+"""The small Python API analysts call: load scenarios, run them, score and compare them.
+
+Examples
+--------
+>>> import czsim
+>>> plan = czsim.load_scenario("plan")
+>>> result = czsim.run(plan)                       # xarray.Dataset, dims (run, time, ...)
+>>> card = czsim.scorecard(result)                 # pandas.DataFrame, one row per target
+>>> table = czsim.compare(["baseline", "plan"])    # targets side by side
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from czsim import engines, paths
+from czsim.engines import TimeSeries, model_info
+from czsim.errors import ParameterError
+from czsim.parameters import ParameterTable, load_parameters
+from czsim.scenarios import Scenario, load_scenario
+from czsim.targets import load_targets, scorecard
+
+Engine = Literal["ensemble", "pysd"]
+ScenarioLike = Scenario | str | Path
+
+
+def as_scenario(scenario: ScenarioLike) -> Scenario:
+    """A :class:`Scenario` from itself, a name in ``scenarios/`` or a file path."""
+    return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+
+
+def engine_inputs(
+    scenario: Scenario,
+    overrides: Mapping[str, np.ndarray] | None = None,
+    *,
+    n_runs: int = 1,
+    model: str | Path | None = None,
+    table: ParameterTable | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, TimeSeries]]:
+    """Turn a scenario (plus per-run constant overrides) into the engines' inputs.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Values shared by all runs (constants or time series).
+    overrides : mapping of parameter name to array of shape (n_runs,), optional
+        Per-run constants; they replace the scenario's value of that parameter.
+    n_runs : int
+        Number of runs R.
+
+    Returns
+    -------
+    constants : dict
+        Model variable -> float array ``(R or 1, *dims)``.
+    series : dict
+        Model variable -> :class:`TimeSeries` for variables with a time-series value.
+    """
+    table = table or load_parameters()
+    info = model_info(model or paths.MODEL_FILE)
+    overrides = overrides or {}
+    by_variable: dict[str, dict[str | None, object]] = {}
+    for name, value in scenario.values.items():
+        p = table[name]
+        by_variable.setdefault(p.variable, {})[p.element] = value
+    for name, value in overrides.items():
+        p = table.resolve(name)
+        arr = np.asarray(value, dtype=float)
+        if arr.shape != (n_runs,):
+            raise ParameterError(f"expected {n_runs} values, got shape {arr.shape}", key=name)
+        bad = (arr < p.low) | (arr > p.high) | ~np.isfinite(arr)
+        if bad.any():
+            raise ParameterError(
+                f"{int(bad.sum())} value(s) outside [{p.low:g}, {p.high:g}], e.g. "
+                f"{arr[bad][0]:g}", key=name)
+        by_variable.setdefault(p.variable, {})[p.element] = arr
+    constants: dict[str, np.ndarray] = {}
+    series: dict[str, TimeSeries] = {}
+    for variable, elements in by_variable.items():
+        var = info.lookup(variable)
+        default = np.asarray(var.default, dtype=float)
+        index = {e: (info.element_index(var.dims[0], e) if e is not None else ...)
+                 for e in elements}
+        per_run = any(isinstance(v, np.ndarray) for v in elements.values())
+        lead = n_runs if per_run else 1
+        ts = [v for v in elements.values() if isinstance(v, tuple)]
+        if not ts:
+            arr = np.broadcast_to(default, (lead, *default.shape)).copy()
+            for e, v in elements.items():
+                arr[(slice(None), index[e])] = v
+            constants[variable] = arr if per_run else arr[0]
+            continue
+        times = np.unique(np.concatenate([[t for t, _ in s] for s in ts]))
+        arr = np.broadcast_to(default, (lead, times.size, *default.shape)).copy()
+        for e, v in elements.items():
+            where = (slice(None), slice(None), index[e])
+            if isinstance(v, tuple):
+                arr[where] = np.interp(times, [t for t, _ in v], [x for _, x in v])
+            elif isinstance(v, np.ndarray):
+                arr[where] = v[:, None]
+            else:
+                arr[where] = v
+        series[variable] = TimeSeries(times=times, values=arr if per_run else arr[0])
+    return constants, series
+
+
+def run(
+    scenario: ScenarioLike = "baseline",
+    *,
+    engine: Engine = "ensemble",
+    variables: Sequence[str] | None = None,
+    times: Sequence[float] | None = None,
+    time_step: float | None = None,
+    model: str | Path | None = None,
+) -> xr.Dataset:
+    """Run one scenario and return its results.
+
+    Returns
+    -------
+    xarray.Dataset
+        Variables named as in the model, dims ``(run, time, *subscripts)`` with ``run`` of
+        size 1; units in each variable's attributes; ``attrs["scenario"]`` is the name.
+    """
+    scenario = as_scenario(scenario)
+    constants, series = engine_inputs(scenario, model=model)
+    result = engines.run(model or paths.MODEL_FILE, engine=engine, n_runs=1,
+                         constants=constants, series=series, variables=variables, times=times,
+                         time_step=time_step)
+    result.attrs["scenario"] = scenario.name
+    return result
+
+
+def run_many(
+    base: ScenarioLike,
+    overrides: pd.DataFrame | Mapping[str, Sequence[float]],
+    *,
+    engine: Engine = "ensemble",
+    variables: Sequence[str] | None = None,
+    times: Sequence[float] | None = None,
+    time_step: float | None = None,
+    model: str | Path | None = None,
+) -> xr.Dataset:
+    """Run ``base`` once per row of ``overrides`` (columns: parameter names).
+
+    The override values become coordinates on the ``run`` dimension, so samples and outcomes
+    stay aligned.
+    """
+    scenario = as_scenario(base)
+    frame = pd.DataFrame(overrides)
+    n_runs = len(frame)
+    if n_runs == 0:
+        raise ParameterError("overrides has no rows: nothing to run")
+    table = load_parameters()
+    columns = {table.resolve(str(c)).name: frame[c].to_numpy(dtype=float) for c in frame.columns}
+    constants, series = engine_inputs(scenario, columns, n_runs=n_runs, model=model, table=table)
+    result = engines.run(model or paths.MODEL_FILE, engine=engine, n_runs=n_runs,
+                         constants=constants, series=series, variables=variables, times=times,
+                         time_step=time_step)
+    for name, values in columns.items():
+        result.coords[name] = ("run", values)
+    result.attrs["scenario"] = scenario.name
+    return result
+
+
+def compare(scenarios: Sequence[ScenarioLike], *, engine: Engine = "ensemble") -> pd.DataFrame:
+    """Score several scenarios side by side.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index target id; columns ``label_zh``, ``label_en``, ``unit``, ``year``, ``target``,
+        then for each scenario ``<name>`` (value in display units) and ``<name> reached``.
+    """
+    loaded = [as_scenario(s) for s in scenarios]
+    cards = [scorecard(run(s, engine=engine)) for s in loaded]
+    out = cards[0][["group", "basis", "label_zh", "label_en", "unit", "year", "target"]].copy()
+    for s, card in zip(loaded, cards, strict=True):
+        out[s.name] = card["value"]
+        out[f"{s.name} reached"] = card["reached"]
+    return out
+
+
+def targets() -> pd.DataFrame:
+    """All targets of the policy as a table (index id)."""
+    rows = [{"id": t.id, "section": t.section, "group": t.group, "label_zh": t.label_zh,
+             "label_en": t.label_en, "comparator": t.comparator,
+             "value": t.value * 100 if (t.value is not None and t.unit == "%") else t.value,
+             "unit": t.unit, "year": t.year, "basis": t.basis, "variable": t.full_variable,
+             "reason": t.reason} for t in load_targets()]
+    return pd.DataFrame(rows).set_index("id")

@@ -1,0 +1,177 @@
+"""The parameter table: every input a user may change, read from ``model/parameters.toml``.
+
+Sliders in the app, SALib problems in sweeps and scenario validation are all derived from it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from czsim import paths
+from czsim.errors import ParameterError, closest
+from czsim.tomlfile import read_toml
+
+_VARIABLE = re.compile(r"^(?P<name>[^\[\]]+?)\s*(?:\[(?P<element>[^\[\]]+)\])?$")
+_REQUIRED = ("name", "variable", "default", "low", "high", "step", "units", "group", "kind",
+             "label_zh", "label_en", "source")
+
+GROUP_LABELS: dict[str, tuple[str, str]] = {
+    "investment": ("投资", "Investment"),
+    "finance": ("金融", "Finance"),
+    "transformation": ("智改数转", "Intelligent & digital transformation"),
+    "firms": ("企业培育", "Firm cultivation"),
+    "innovation": ("创新", "Innovation"),
+    "cluster_demand": ("集群需求", "Cluster demand"),
+    "history": ("历史校准", "History (calibrated)"),
+    "green": ("绿色发展", "Green development"),
+    "macro": ("宏观", "Macro"),
+    "counters": ("计数型目标", "Counter targets"),
+}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One user-changeable input.
+
+    ``variable`` is the model's real name; ``element`` is the subscript element for a
+    subscripted variable (``None`` for a scalar). ``kind`` is ``"lever"`` (a policy choice) or
+    ``"assumption"`` (something we do not know).
+    """
+
+    name: str
+    variable: str
+    element: str | None
+    default: float
+    low: float
+    high: float
+    step: float
+    units: str
+    group: str
+    kind: str
+    label_zh: str
+    label_en: str
+    source: str
+
+    @property
+    def full_variable(self) -> str:
+        """``Variable[element]`` as written in Vensim."""
+        return f"{self.variable}[{self.element}]" if self.element else self.variable
+
+    def label(self, lang: str = "en") -> str:
+        """The label in ``lang`` (``"zh"`` or ``"en"``)."""
+        return self.label_zh if lang == "zh" else self.label_en
+
+    def check(self, value: object, *, file: str | Path | None = None, key: str | None = None) -> float:
+        """Return ``value`` as a float, or raise :class:`ParameterError` if it is not a number
+        within ``[low, high]``."""
+        key = key or self.name
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ParameterError(
+                f"expected a number for {self.name}, got {type(value).__name__} {value!r}",
+                file=file, key=key)
+        value = float(value)
+        if not math.isfinite(value):
+            raise ParameterError(f"{value} is not a finite number", file=file, key=key)
+        if not self.low <= value <= self.high:
+            raise ParameterError(
+                f"{value:g} is outside the allowed range [{self.low:g}, {self.high:g}] "
+                f"({self.units})", file=file, key=key)
+        return value
+
+
+class ParameterTable(Mapping[str, Parameter]):
+    """The parameters by code-safe name; also looked up by ``Variable[element]``."""
+
+    def __init__(self, parameters: list[Parameter], *, path: Path | None = None) -> None:
+        self._by_name = {p.name: p for p in parameters}
+        self._by_variable = {p.full_variable: p for p in parameters}
+        self.path = path
+
+    def __getitem__(self, key: str) -> Parameter:
+        return self._by_name[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def resolve(self, key: str, *, file: str | Path | None = None) -> Parameter:
+        """Find a parameter by code-safe name or by model variable (``"Var[elem]"``)."""
+        if key in self._by_name:
+            return self._by_name[key]
+        if key in self._by_variable:
+            return self._by_variable[key]
+        hint = closest(key, [*self._by_name, *self._by_variable])
+        raise ParameterError(f"unknown parameter '{key}'{hint}", file=file, key=key)
+
+    def groups(self) -> dict[str, list[Parameter]]:
+        """Parameters by group, in table order."""
+        out: dict[str, list[Parameter]] = {}
+        for p in self._by_name.values():
+            out.setdefault(p.group, []).append(p)
+        return out
+
+    def defaults(self) -> dict[str, float]:
+        """Default value of every parameter, by name."""
+        return {p.name: p.default for p in self._by_name.values()}
+
+
+def _parse(entry: dict, index: int, path: Path) -> Parameter:
+    key = f"parameter[{index}]"
+    missing = [k for k in _REQUIRED if k not in entry]
+    if missing:
+        raise ParameterError(f"missing {', '.join(missing)}", file=path, key=key)
+    match = _VARIABLE.match(str(entry["variable"]))
+    if not match:
+        raise ParameterError(f"cannot read variable {entry['variable']!r}", file=path, key=key)
+    values = {}
+    for k in ("default", "low", "high", "step"):
+        v = entry[k]
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ParameterError(f"{k} must be a number", file=path, key=f"{entry['name']}.{k}")
+        values[k] = float(v)
+    if not values["low"] < values["high"]:
+        raise ParameterError("low must be below high", file=path, key=entry["name"])
+    if not values["low"] <= values["default"] <= values["high"]:
+        raise ParameterError("default outside [low, high]", file=path, key=entry["name"])
+    if entry["kind"] not in ("lever", "assumption"):
+        raise ParameterError("kind must be 'lever' or 'assumption'", file=path, key=entry["name"])
+    return Parameter(
+        name=entry["name"], variable=match.group("name").strip(), element=match.group("element"),
+        **values, units=entry["units"], group=entry["group"], kind=entry["kind"],
+        label_zh=entry["label_zh"], label_en=entry["label_en"], source=entry["source"])
+
+
+@cache
+def _load(path: Path, mtime: float) -> ParameterTable:
+    data = read_toml(path, error=ParameterError)
+    entries = data.get("parameter", [])
+    params = [_parse(e, i, path) for i, e in enumerate(entries)]
+    names = [p.name for p in params]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise ParameterError(f"duplicate names: {', '.join(sorted(dupes))}", file=path)
+    return ParameterTable(params, path=path)
+
+
+def load_parameters(path: str | Path | None = None) -> ParameterTable:
+    """Read the parameter table (cached until the file changes).
+
+    Examples
+    --------
+    >>> table = load_parameters()
+    >>> table["industrial_investment_growth"].units
+    '1/Year'
+    """
+    path = Path(path) if path else paths.PARAMETERS_FILE
+    try:
+        mtime = path.stat().st_mtime
+    except FileNotFoundError:
+        raise ParameterError("file not found", file=path) from None
+    return _load(path.resolve(), mtime)

@@ -1,0 +1,219 @@
+"""The policy's targets (``model/targets.toml``) and the scorecard that evaluates them on results.
+
+Pure computation: takes a results ``xarray.Dataset`` and returns a ``pandas.DataFrame``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from czsim import paths
+from czsim.errors import CzsimError
+from czsim.tomlfile import read_toml
+
+COMPARATORS = (">=", ">", "<=", "approx")
+_VARIABLE = re.compile(r"^(?P<name>[^\[\]]+?)\s*(?:\[(?P<element>[^\[\]]+)\])?$")
+
+GROUP_LABELS: dict[str, tuple[str, str]] = {
+    "scale": ("规模效益", "Scale"),
+    "clusters": ("产业集群", "Clusters"),
+    "investment": ("投资", "Investment"),
+    "transformation": ("智改数转", "Transformation"),
+    "firms": ("企业培育", "Firms"),
+    "innovation": ("创新", "Innovation"),
+    "green": ("绿色发展", "Green"),
+    "finance": ("金融", "Finance"),
+    "quality": ("质量品牌", "Quality and standards"),
+    "services": ("两业融合", "Producer services"),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One quantitative target of the policy.
+
+    ``value`` is in the model variable's units (shares as fractions); ``unit`` is the display
+    unit (``"%"`` means the value is shown times 100). ``tracked`` is false for targets no
+    model variable carries (``reason`` says why); ``basis`` is ``"model"`` or ``"counter"``.
+    """
+
+    id: str
+    label_zh: str
+    label_en: str
+    section: str
+    group: str
+    comparator: str
+    value: float | None
+    unit: str
+    year: int
+    tracked: bool = True
+    variable: str | None = None
+    element: str | None = None
+    basis: str = "model"
+    tolerance: float = 0.0
+    reason: str = ""
+    quote: str = ""
+    note: str = ""
+
+    def label(self, lang: str = "en") -> str:
+        return self.label_zh if lang == "zh" else self.label_en
+
+    @property
+    def full_variable(self) -> str | None:
+        if self.variable is None:
+            return None
+        return f"{self.variable}[{self.element}]" if self.element else self.variable
+
+    def reached(self, value: np.ndarray | float) -> np.ndarray:
+        """Whether ``value`` (any shape) meets the target."""
+        v = np.asarray(value, dtype=float)
+        # Counters that land exactly on a target must not miss it by a rounding error of the
+        # time integration: compare with a relative slack of 1e-9.
+        slack = 1e-9 * max(1.0, abs(self.value))
+        if self.comparator == ">=":
+            return v >= self.value - slack
+        if self.comparator == ">":
+            return v > self.value + slack
+        if self.comparator == "<=":
+            return v <= self.value + slack
+        return np.abs(v - self.value) <= self.tolerance + slack
+
+    def gap(self, value: np.ndarray | float) -> np.ndarray:
+        """Distance to the target, positive when it is met with room to spare (model units)."""
+        v = np.asarray(value, dtype=float)
+        if self.comparator in (">=", ">"):
+            return v - self.value
+        if self.comparator == "<=":
+            return self.value - v
+        return self.tolerance - np.abs(v - self.value)
+
+
+def _parse(entry: dict, path: Path) -> Target:
+    tid = entry.get("id")
+    if not tid:
+        raise CzsimError("a target without id", file=path)
+    comparator = entry.get("comparator", ">=")
+    if comparator not in COMPARATORS:
+        raise CzsimError(f"comparator must be one of {', '.join(COMPARATORS)}", file=path, key=tid)
+    tracked = entry.get("tracked", True)
+    variable = element = None
+    if tracked:
+        match = _VARIABLE.match(entry.get("variable", ""))
+        if not match:
+            raise CzsimError("a tracked target needs a variable", file=path, key=tid)
+        variable, element = match.group("name").strip(), match.group("element")
+    return Target(
+        id=tid, label_zh=entry["label_zh"], label_en=entry["label_en"],
+        section=str(entry.get("section", "")), group=entry.get("group", ""),
+        comparator=comparator, value=entry.get("value"), unit=entry.get("unit", ""),
+        year=int(entry.get("year", 2025)), tracked=bool(tracked), variable=variable,
+        element=element, basis=entry.get("basis", "model") if tracked else "untracked",
+        tolerance=float(entry.get("tolerance", 0.0)), reason=entry.get("reason", ""),
+        quote=entry.get("quote", ""), note=entry.get("note", ""))
+
+
+@cache
+def _load(path: Path, mtime: float) -> tuple[Target, ...]:
+    data = read_toml(path)
+    targets = tuple(_parse(e, path) for e in data.get("target", []))
+    ids = [t.id for t in targets]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise CzsimError(f"duplicate target ids: {', '.join(dupes)}", file=path)
+    return targets
+
+
+def load_targets(path: str | Path | None = None) -> tuple[Target, ...]:
+    """Read ``model/targets.toml`` (cached until the file changes)."""
+    path = Path(path) if path else paths.TARGETS_FILE
+    return _load(path.resolve(), path.stat().st_mtime)
+
+
+def target_series(result: xr.Dataset, target: Target) -> xr.DataArray:
+    """The target's variable over time, dims ``(run, time)``."""
+    da = result[target.variable]
+    if target.element is not None:
+        dim = next(d for d in da.dims if d not in ("run", "time"))
+        da = da.sel({dim: target.element})
+    return da
+
+
+def _first_year(times: np.ndarray, ok: np.ndarray) -> float:
+    hits = np.flatnonzero(ok)
+    return float(times[hits[0]]) if hits.size else math.nan
+
+
+def scorecard(result: xr.Dataset, targets: tuple[Target, ...] | None = None, *,
+              run: int = 0) -> pd.DataFrame:
+    """Evaluate every target on one run of ``result``.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        Output of :func:`czsim.run` holding (at least) the targets' variables at their years.
+    targets : tuple of Target, optional
+        Defaults to all targets of ``model/targets.toml``.
+    run : int
+        Which run of ``result`` to score.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per target (index ``id``) with its labels, ``basis`` (model / counter /
+        untracked), ``target`` and ``value`` in display units (percent for shares), ``reached``
+        (True/False, NA when untracked), ``gap`` (display units, positive = met with room),
+        ``first_year`` reached within the simulated years, ``status`` text.
+    """
+    targets = load_targets() if targets is None else targets
+    times = result["time"].values
+    rows = []
+    for t in targets:
+        scale = 100.0 if t.unit == "%" else 1.0
+        row = {"id": t.id, "group": t.group, "section": t.section, "label_zh": t.label_zh,
+               "label_en": t.label_en, "basis": t.basis, "variable": t.full_variable,
+               "comparator": t.comparator, "year": t.year, "unit": t.unit,
+               "target": t.value * scale if t.value is not None else math.nan}
+        if not t.tracked or t.variable not in result:
+            row.update(value=math.nan, reached=pd.NA, gap=math.nan, first_year=math.nan,
+                       status="untracked" if not t.tracked else "not in results")
+        else:
+            series = target_series(result, t).isel(run=run).values
+            at = np.flatnonzero(np.isclose(times, t.year))
+            value = float(series[at[0]]) if at.size else math.nan
+            ok = bool(t.reached(value)) if at.size else False
+            row.update(value=value * scale, reached=ok, gap=float(t.gap(value)) * scale,
+                       first_year=_first_year(times, t.reached(series)),
+                       status="reached" if ok else "missed")
+        rows.append(row)
+    frame = pd.DataFrame(rows).set_index("id")
+    frame["reached"] = frame["reached"].astype("boolean")
+    return frame
+
+
+def probabilities(result: xr.Dataset, targets: tuple[Target, ...] | None = None) -> pd.DataFrame:
+    """Share of runs in ``result`` that reach each tracked target in its year, with the
+    binomial standard error. Index ``id``; columns ``probability``, ``stderr``, ``n_runs``."""
+    targets = load_targets() if targets is None else targets
+    times = result["time"].values
+    rows = []
+    for t in targets:
+        if not t.tracked or t.variable not in result:
+            continue
+        at = np.flatnonzero(np.isclose(times, t.year))
+        if not at.size:
+            continue
+        values = target_series(result, t).isel(time=at[0]).values
+        ok = t.reached(values)
+        n = ok.size
+        p = float(ok.mean())
+        rows.append({"id": t.id, "probability": p, "stderr": math.sqrt(p * (1 - p) / n),
+                     "n_runs": n})
+    return pd.DataFrame(rows).set_index("id")

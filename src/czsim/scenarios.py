@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Union
 
 from czsim import paths
-from czsim.errors import ScenarioError, closest
+from czsim.errors import CzsimError, ScenarioError, closest
 from czsim.parameters import ParameterTable, load_parameters
 from czsim.tomlfile import read_toml
 
@@ -132,23 +132,32 @@ def _check_value(raw: object, name: str, table: ParameterTable, *, file) -> Valu
     return param.check(raw, file=file, key=name)
 
 
-def _resolve_parent(extends: object, path: Path) -> Path:
+def _resolve_parent(extends: object, path: Path, folder: Path) -> Path:
     if not isinstance(extends, str) or not extends:
         raise ScenarioError("extends must be the name or path of a scenario", file=path,
                             key="extends")
     candidate = Path(extends)
     if candidate.suffix != ".toml":
         candidate = candidate.with_suffix(".toml")
-    if not candidate.is_absolute():
-        candidate = path.parent / candidate
-    if not candidate.is_file():
-        known = [p.stem for p in path.parent.glob("*.toml")]
-        raise ScenarioError(f"parent scenario '{extends}' not found in {path.parent}"
-                            f"{closest(extends, known)}", file=path, key="extends")
-    return candidate
+    if candidate.is_absolute():
+        if candidate.is_file():
+            return candidate
+        raise ScenarioError(f"parent scenario '{extends}' not found", file=path, key="extends")
+    # Beside the file first, then the project's scenarios/, so that a scenario saved anywhere
+    # can still extend "baseline".
+    folders = dict.fromkeys((folder, paths.SCENARIO_DIR))
+    for place in folders:
+        if (place / candidate).is_file():
+            return place / candidate
+    known = [p.stem for place in folders for p in place.glob("*.toml")]
+    raise ScenarioError(f"parent scenario '{extends}' not found in "
+                        f"{' or '.join(str(f) for f in folders)}{closest(extends, known)}",
+                        file=path, key="extends")
 
 
-def _load(path: Path, table: ParameterTable, chain: tuple[Path, ...]) -> Scenario:
+def _load(path: Path, table: ParameterTable, chain: tuple[Path, ...],
+          folder: Path | None = None) -> Scenario:
+    """Load ``path``; its parent is looked up in ``folder`` (default: the file's folder)."""
     if path.resolve() in chain:
         cycle = " -> ".join(p.stem for p in (*chain, path.resolve()))
         raise ScenarioError(f"cyclic extends: {cycle}", file=path, key="extends")
@@ -158,7 +167,8 @@ def _load(path: Path, table: ParameterTable, chain: tuple[Path, ...]) -> Scenari
             raise ScenarioError(f"unknown key '{key}'{closest(key, _TOP_KEYS)}", file=path, key=key)
     parent = None
     if "extends" in data:
-        parent = _load(_resolve_parent(data["extends"], path), table, (*chain, path.resolve()))
+        parent_path = _resolve_parent(data["extends"], path, folder or path.parent)
+        parent = _load(parent_path, table, (*chain, path.resolve()))
     values = dict(parent.values) if parent else {}
     uncertain = dict(parent.uncertain) if parent else {}
     raw_values = data.get("parameters", {})
@@ -216,6 +226,25 @@ def load_scenario(source: str | Path) -> Scenario:
                                 f"{closest(str(source), list_scenarios())}", file=named)
         path = named
     return _load(path, load_parameters(), ())
+
+
+def load_scenario_text(text: str | bytes, *, filename: str = "uploaded.toml",
+                       base_dir: str | Path | None = None) -> Scenario:
+    """Load a scenario from TOML text (an upload), resolving ``extends`` in ``base_dir``
+    (default ``scenarios/``). Errors name ``filename``; nothing is written anywhere else."""
+    import tempfile
+
+    base_dir = Path(base_dir) if base_dir else paths.SCENARIO_DIR
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / Path(filename).name
+        staged.write_bytes(data)
+        try:
+            scenario = _load(staged, load_parameters(), (), folder=base_dir)
+        except CzsimError as exc:
+            shown = filename if exc.file == str(staged) else exc.file
+            raise type(exc)(exc.message, file=shown, line=exc.line, key=exc.key) from None
+    return replace(scenario, path=None)
 
 
 def list_scenarios() -> list[str]:

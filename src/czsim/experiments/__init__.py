@@ -1,0 +1,1 @@
+"""Experiments on the model: sensitivity sweeps, Monte Carlo and calibration."""

@@ -1,0 +1,33 @@
+"""Matplotlib set-up shared by every figure written to a file: a font that renders Chinese."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib import font_manager  # noqa: E402
+
+#: Fonts with Chinese glyphs, in order of preference (Debian's fonts-noto-cjk first).
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "WenQuanYi Zen Hei",
+             "WenQuanYi Micro Hei", "Source Han Sans SC", "SimHei", "Microsoft YaHei")
+
+
+@cache
+def cjk_font() -> str | None:
+    """Name of an installed font with Chinese glyphs, or None when there is none."""
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in installed), None)
+
+
+def use_cjk_font() -> str | None:
+    """Make matplotlib draw Chinese labels with an installed CJK font (falls back to
+    DejaVu Sans for Latin text). Returns the font used, or None if none is installed."""
+    font = cjk_font()
+    if font:
+        matplotlib.rcParams["font.family"] = "sans-serif"
+        matplotlib.rcParams["font.sans-serif"] = [font, "DejaVu Sans"]
+        matplotlib.rcParams["axes.unicode_minus"] = False
+    return font

@@ -1,0 +1,67 @@
+"""The parameter table agrees with the model and is usable as slider/sweep specs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from czsim import paths
+from czsim.engines import model_info
+from czsim.errors import ParameterError
+from czsim.parameters import GROUP_LABELS, load_parameters
+
+
+@pytest.fixture(scope="module")
+def table():
+    return load_parameters()
+
+
+def test_every_parameter_names_a_model_constant_and_its_default(table):
+    info = model_info(paths.MODEL_FILE)
+    for p in table.values():
+        var = info.lookup(p.variable)
+        assert var.type == "constant", f"{p.name}: {p.variable} is a {var.type}, not a constant"
+        default = var.default
+        if p.element is not None:
+            assert len(var.dims) == 1, p.name
+            default = default[info.element_index(var.dims[0], p.element)]
+        assert float(default) == pytest.approx(p.default, rel=1e-12), (
+            f"{p.name}: parameters.toml default {p.default} != model {float(default)}")
+
+
+def test_bounds_steps_labels_and_groups(table):
+    assert len(table) > 100
+    for p in table.values():
+        assert p.low < p.high and p.low <= p.default <= p.high, p.name
+        assert 0 < p.step <= p.high - p.low, p.name
+        assert p.label_zh and p.label_en and p.units and p.source, p.name
+        assert p.group in GROUP_LABELS, p.name
+        assert p.kind in ("lever", "assumption"), p.name
+        assert p.name.isidentifier(), p.name
+
+
+def test_names_and_variables_are_unique(table):
+    variables = [p.full_variable for p in table.values()]
+    assert len(set(variables)) == len(variables)
+
+
+def test_resolve_by_name_or_variable_and_suggest(table):
+    assert table.resolve("Industrial investment growth").name == "industrial_investment_growth"
+    assert table.resolve("Cluster demand growth[nev]").name == "demand_growth_nev"
+    with pytest.raises(ParameterError, match="did you mean 'rd_intensity'"):
+        table.resolve("rd_intensty")
+
+
+@pytest.mark.parametrize("value, message", [
+    (True, "expected a number"), ("0.1", "expected a number"), (9.0, "outside the allowed range"),
+    (float("nan"), "not a finite number")])
+def test_check_refuses_bad_values(table, value, message):
+    with pytest.raises(ParameterError, match=message):
+        table["industrial_investment_growth"].check(value)
+
+
+def test_check_accepts_ints_and_bounds(table):
+    p = table["cloud_adoption_rate"]
+    assert p.check(3000) == 3000.0
+    assert p.check(p.low) == p.low and p.check(p.high) == p.high
+    assert np.isfinite(p.check(p.default))

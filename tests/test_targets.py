@@ -46,7 +46,8 @@ def test_headline_and_all_ten_cluster_targets_are_modelled():
 
 
 def test_counters_table_matches_model_and_plan():
-    rows = list(csv.DictReader(open(paths.ROOT / "model" / "counters.tsv"), delimiter="\t"))
+    with open(paths.ROOT / "model" / "counters.tsv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
     info = model_info(paths.MODEL_FILE)
     elements = info.ranges["Counter"]
     assert tuple(r["element"] for r in rows) == elements

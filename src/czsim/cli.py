@@ -37,6 +37,10 @@ def _fmt(value: float) -> str:
     return f"{value:,.3g}" if abs(value) < 10 else f"{value:,.1f}"
 
 
+def _text(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
 def print_scorecard(card: pd.DataFrame, *, title: str, lang: str, console: Console) -> None:
     """Print a scorecard as a table (status in words and colour, not colour alone)."""
     zh = lang == "zh"
@@ -103,8 +107,9 @@ def _cmd_targets(args: argparse.Namespace, console: Console) -> int:
     for tid, row in frame.iterrows():
         value = "" if row["value"] is None or pd.isna(row["value"]) else (
             f"{row['comparator']} {_fmt(float(row['value']))}")
-        out.add_row(tid, row["section"], row["label_zh" if zh else "label_en"], value,
-                    row["unit"], str(row["year"]), row["basis"], row["variable"] or row["reason"])
+        out.add_row(tid, _text(row["section"]), row["label_zh" if zh else "label_en"], value,
+                    _text(row["unit"]), str(row["year"]), row["basis"],
+                    _text(row["variable"]) or _text(row["reason"]))
     console.print(out)
     return 0
 
@@ -138,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``czsim`` console script."""
-    console = Console()
+    # Piped output (files, CI logs, tests) gets a wide table instead of rich's 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=180)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -5,10 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib import font_manager  # noqa: E402
+from matplotlib import font_manager
 
 #: Fonts with Chinese glyphs, in order of preference (Debian's fonts-noto-cjk first).
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "WenQuanYi Zen Hei",

@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Union
 
 from czsim import paths
 from czsim.errors import CzsimError, ScenarioError, closest
@@ -30,7 +29,7 @@ from czsim.parameters import ParameterTable, load_parameters
 from czsim.tomlfile import read_toml
 
 #: A value is a constant or a time series: ``((year, value), ...)`` sorted by year.
-Value = Union[float, tuple[tuple[float, float], ...]]
+Value = float | tuple[tuple[float, float], ...]
 
 _TOP_KEYS = {"name", "extends", "description_en", "description_zh", "description", "parameters",
              "uncertain"}

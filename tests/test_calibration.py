@@ -1,0 +1,226 @@
+"""Calibration to history: recovery of known parameters, reproducibility, the report, bad input
+and the command line end to end."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import czsim
+from czsim.cli import main
+from czsim.errors import CzsimError, ParameterError
+from czsim.experiments.calibration import (
+    DEFAULT_PARAMETERS,
+    OBSERVATIONS_FILE,
+    SOURCES_FILE,
+    calibrate,
+    load_observations,
+    simulate_observations,
+    theil,
+)
+from czsim.experiments.calibration_report import write_report
+
+#: "True" values for the synthetic tests: every default parameter moved well away from the
+#: baseline value the fit starts from, inside its bounds.
+TRUE = {
+    "demand_growth_2022_equipment": 0.15,
+    "demand_growth_2022_new_energy": 0.50,
+    "demand_growth_2022_nev": 0.60,
+    "demand_growth_2022_biomedicine": 0.30,
+    "demand_growth_2022_other_industry": 0.12,
+    "manufacturing_va_ratio": 0.22,
+    "non_manufacturing_gdp_growth": 0.07,
+    "retrofit_share_adjustment_time": 1.6,
+    "utilisation_elasticity_of_investment": 0.6,
+    "national_promotion_fraction": 0.18,
+}
+
+
+@pytest.fixture(scope="module")
+def real():
+    """The fit on the real observations, with the back-test (computed once)."""
+    return calibrate(holdout_from=2022)
+
+
+def test_observations_file_is_valid_and_sourced():
+    obs = load_observations()
+    assert len(obs) >= 25
+    assert set(obs["kind"]) == {"level", "share", "growth", "partial_level"}
+    sources = pd.read_csv(SOURCES_FILE, dtype=str, keep_default_na=False)
+    assert set(obs["source"]) <= set(sources["id"])
+    assert sources["source_url"].str.startswith("http").all()
+    assert (obs["sigma"] > 0).all()
+
+
+def test_recovers_known_parameters_without_noise():
+    obs = simulate_observations(TRUE)
+    result = calibrate(observations=obs)
+    est = result.estimates.set_index("parameter")
+    assert est["identified"].all()
+    for name, value in TRUE.items():
+        assert est.loc[name, "value"] == pytest.approx(value, rel=1e-5, abs=1e-7), name
+        assert est.loc[name, "low95"] <= value <= est.loc[name, "high95"], name
+    assert (result.residuals["weighted"].abs() < 1e-5).all()
+
+
+def test_recovers_known_parameters_with_noise_within_intervals():
+    """Noise of one sigma per observation, five seeds: every estimate within 3 standard errors
+    of the truth, and the 95% intervals cover the truth at least 85% of the time (50 checks)."""
+    covered, total = 0, 0
+    for seed in range(5):
+        obs = simulate_observations(TRUE, noise=1.0, seed=seed)
+        est = calibrate(observations=obs).estimates.set_index("parameter")
+        for name, value in TRUE.items():
+            row = est.loc[name]
+            assert abs(row["value"] - value) <= 3 * row["stderr"], (seed, name)
+            covered += row["low95"] <= value <= row["high95"]
+            total += 1
+    assert covered / total >= 0.85
+
+
+def test_fit_on_real_observations_is_reproducible_fast_and_improves(real):
+    again = calibrate()
+    pd.testing.assert_frame_equal(real.estimates, again.estimates)
+    pd.testing.assert_frame_equal(real.fit, again.fit)
+    assert real.wall_time < 60
+    assert real.n_runs > 0
+    assert list(real.estimates["parameter"]) == list(DEFAULT_PARAMETERS)
+    # The fit is at least as good as the hand calibration it starts from.
+    res = real.residuals
+    before = np.sum(((res["initial_model"] - res["observed"]) / res["sigma"]).where(
+        ~((res["bound"] == "lower") & (res["initial_model"] >= res["observed"])), 0.0) ** 2)
+    assert np.sum(res["weighted"] ** 2) <= before
+    est = real.estimates
+    assert (est["low95"] <= est["value"]).all() and (est["value"] <= est["high95"]).all()
+    assert (est["low95"] >= est["low"]).all() and (est["high95"] <= est["high"]).all()
+
+
+def test_fit_statistics_per_series(real):
+    fit = real.fit.set_index("series")
+    gdp = fit.loc["GDP"]
+    assert gdp["n"] == 2 and not math.isnan(gdp["theil_u"])
+    assert gdp["u_bias"] + gdp["u_variance"] + gdp["u_covariance"] == pytest.approx(1.0)
+    assert math.isnan(fit.loc["Industrial investment growth", "theil_u"])  # one point only
+
+
+def test_theil_decomposition():
+    m, o = np.array([1.0, 2.0, 4.0]), np.array([1.5, 2.0, 3.0])
+    stats = theil(m, o)
+    mse = np.mean((m - o) ** 2)
+    assert stats["theil_u"] == pytest.approx(np.sqrt(mse) / (np.sqrt(np.mean(m ** 2))
+                                                             + np.sqrt(np.mean(o ** 2))))
+    assert stats["u_bias"] + stats["u_variance"] + stats["u_covariance"] == pytest.approx(1.0)
+    assert stats["u_bias"] == pytest.approx((m.mean() - o.mean()) ** 2 / mse)
+
+
+def test_calibrated_scenario_carries_the_fitted_uncertainty(real, tmp_path):
+    path = tmp_path / "calibrated.toml"
+    path.write_text(real.scenario.to_toml(), encoding="utf-8")
+    back = czsim.load_scenario(path)
+    assert back.parent is None
+    for r in real.estimates.itertuples():
+        assert back.values[r.parameter] == pytest.approx(r.value, rel=1e-5)
+        low, high = back.uncertain[r.parameter]
+        assert low == pytest.approx(r.low95, rel=1e-5, abs=1e-9)
+        assert high == pytest.approx(r.high95, rel=1e-5, abs=1e-9)
+    # Ranges of parameters that were not fitted come from the base scenario.
+    assert back.uncertain["capital_productivity"] == czsim.load_scenario("baseline").uncertain[
+        "capital_productivity"]
+
+
+def test_backtest_is_honest_about_too_few_data(real):
+    bt = real.backtest
+    assert bt is not None and bt.holdout_from == 2022
+    assert (bt.forecast["year"] >= 2022).all()
+    assert bt.estimates.set_index("parameter").loc["manufacturing_va_ratio", "identified"]
+    # Before 2022 every series has at most one point: the naive forecast is undefined.
+    assert bt.forecast["naive"].isna().all()
+    assert bt.forecast["naive_method"].str.startswith("undefined").all()
+    assert any("naive forecast" in n for n in bt.notes)
+
+
+def test_report_files(real, tmp_path):
+    html_path = write_report(real, tmp_path / "report")
+    pngs = sorted((tmp_path / "report").glob("*.png"))
+    assert len(pngs) == real.observations["series"].nunique()
+    text = html_path.read_text(encoding="utf-8")
+    assert "<table" in text and "data:image/png;base64," in text
+    assert "manufacturing_va_ratio" in text and "Theil" in text and "回测" in text
+
+
+def write_obs(tmp_path, **changes) -> tuple:
+    """A copy of the real observations (and sources) with the first row changed."""
+    frame = pd.read_csv(OBSERVATIONS_FILE, dtype=str, keep_default_na=False)
+    for column, value in changes.items():
+        frame.loc[0, column] = value
+    path = tmp_path / "observations.csv"
+    frame.to_csv(path, index=False)
+    shutil.copy(SOURCES_FILE, tmp_path / "sources.csv")
+    return path, frame.loc[0, "id"]
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"variable": "Industrial scal"}, r"unknown model variable 'Industrial scal' \(did you mean "
+                                      r"'Industrial scale'\?\)"),
+    ({"variable": "Cluster output[steal]"}, r"'steal' is not an element of Cluster"),
+    ({"year": "2019"}, r"year 2019 is outside the model's time 2021-2030"),
+    ({"year": "2031"}, r"year 2031 is outside the model's time 2021-2030"),
+    ({"kind": "growth", "year": "2021"}, r"a growth in 2021 needs the model's 2020 value"),
+    ({"sigma": "0"}, r"sigma must be positive"),
+    ({"kind": "levle"}, r"unknown kind 'levle' \(did you mean 'level'\?\)"),
+    ({"source": "nowhere"}, r"unknown source 'nowhere'"),
+])
+def test_bad_observation_names_file_row_and_key(tmp_path, changes, message):
+    path, oid = write_obs(tmp_path, **changes)
+    column = list(changes)[-1]  # the key named is the column found wrong
+    with pytest.raises(CzsimError, match=message) as info:
+        load_observations(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}:2 [{oid}.{column}]: ")
+    assert "\n" not in text
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    (["capital_productivty"], r"\[capital_productivty\]: unknown parameter 'capital_productivty' "
+                              r"\(did you mean 'capital_productivity'\?\)"),
+    (["Initial tech retrofit share"], r"\[Initial tech retrofit share\]: 'Initial tech retrofit "
+                                      r"share' is a model variable with no bounds"),
+])
+def test_bad_parameter_is_one_line(params, message):
+    with pytest.raises(ParameterError, match=message) as info:
+        calibrate(params)
+    assert "parameters.toml" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_bad_holdout_year():
+    with pytest.raises(CzsimError, match="leaves no observations to fit"):
+        calibrate(holdout_from=2021)
+
+
+def test_cli_bad_input_exits_2(tmp_path, capsys):
+    path, _ = write_obs(tmp_path, variable="Nonsense")
+    assert main(["calibrate", "--observations", str(path),
+                 "--write-scenario", str(tmp_path / "x.toml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("czsim: error: ") and "unknown model variable 'Nonsense'" in err
+    assert len(err.splitlines()) == 1
+    assert main(["calibrate", "--params", "nope", "--write-scenario",
+                 str(tmp_path / "x.toml")]) == 2
+    assert not (tmp_path / "x.toml").exists()
+
+
+def test_cli_end_to_end(tmp_path, capsys):
+    out = tmp_path / "cal.toml"
+    assert main(["calibrate", "--report", str(tmp_path / "rep"), "--write-scenario",
+                 str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "model runs in" in shown and "manufacturing_va_ratio" in shown
+    scenario = czsim.load_scenario(out)
+    assert set(DEFAULT_PARAMETERS) <= set(scenario.values)
+    assert set(DEFAULT_PARAMETERS) <= set(scenario.uncertain)
+    assert (tmp_path / "rep" / "report.html").is_file()
+    czsim.run(scenario)  # the written scenario runs

@@ -21,7 +21,8 @@ def write(folder: Path, name: str, text: str) -> Path:
 def test_scenario_files_load_and_name_their_parents():
     names = czsim.list_scenarios()
     assert {"baseline", "plan", "slowdown", "new_energy_capital"} <= set(names)
-    assert load_scenario("baseline").parent is None
+    assert load_scenario("calibrated").parent is None
+    assert load_scenario("baseline").parent == "calibrated"
     assert load_scenario("plan").parent == "baseline"
     assert load_scenario("new_energy_capital").parent == "plan"
     for name in names:

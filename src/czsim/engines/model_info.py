@@ -1,0 +1,334 @@
+"""Static description of a Vensim model, read from PySD's abstract model.
+
+Both engines and the layers above them (parameter validation, app, docs) use
+:class:`ModelInfo`; it never runs the model. The abstract model is parsed once per
+process and per file content (cache keyed on the file's sha256).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import warnings
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from czsim.errors import ModelError, closest
+
+#: Vensim's simulation control variables; never returned as model output.
+CONTROL_NAMES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
+
+
+def normalize(name: str) -> str:
+    """Return PySD's case/space-insensitive key of a Vensim name.
+
+    PySD's parser merges components by ``name.lower().replace(" ", "_")`` and writes
+    references the same way; runs of whitespace are collapsed first so that names
+    wrapped over lines in the .mdl still match.
+    """
+    return re.sub(r"\s+", " ", name.strip()).lower().replace(" ", "_")
+
+
+@dataclass(frozen=True)
+class VariableInfo:
+    """One model variable.
+
+    Attributes
+    ----------
+    name : str
+        Real name as written in the .mdl (e.g. ``"Industrial investment growth"``).
+    py_name : str
+        Identifier PySD gives the variable in the translated Python model.
+    dims : tuple of str
+        Subscript range names in declaration order; ``()`` for a scalar.
+    units : str
+        Units string from the .mdl (may be empty).
+    comment : str
+        Documentation string from the .mdl (may be empty).
+    type : str
+        ``"stock"`` (INTEG), ``"flow"`` (auxiliary referenced directly in a stock's
+        rate), ``"auxiliary"``, ``"constant"`` (all components are numbers) or
+        ``"lookup"`` (graphical function).
+    default : numpy.ndarray or None
+        For constants the model value, float64 shaped ``shape`` (0-d for scalars);
+        ``None`` otherwise.
+    shape : tuple of int
+        Sizes of ``dims``.
+    """
+
+    name: str
+    py_name: str
+    dims: tuple[str, ...]
+    units: str
+    comment: str
+    type: str
+    default: np.ndarray | None
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True, eq=False)  # identity hash: one object per file content
+class ModelInfo:
+    """Everything static about a model file.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The .mdl file.
+    sha256 : str
+        Hex digest of the file content (cache key of both engines).
+    variables : dict of str to VariableInfo
+        All variables except the control ones, keyed by real name, in file order.
+    ranges : dict of str to tuple of str
+        Subscript range name -> element names.
+    initial_time, final_time, time_step, saveper : float
+        Control values (years).
+    """
+
+    path: Path
+    sha256: str
+    variables: dict[str, VariableInfo]
+    ranges: dict[str, tuple[str, ...]]
+    initial_time: float
+    final_time: float
+    time_step: float
+    saveper: float
+    _by_key: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def lookup(self, name: str) -> VariableInfo:
+        """Return the variable called ``name`` (exact real name, or PySD-equivalent
+        spelling differing only in case/underscores), else raise :class:`ModelError`."""
+        if name in self.variables:
+            return self.variables[name]
+        real = self._by_key.get(normalize(name))
+        if real is None:
+            raise ModelError(
+                f"unknown model variable '{name}'{closest(name, self.variables)}",
+                file=self.path, key=name)
+        return self.variables[real]
+
+    def coords(self, name: str) -> dict[str, tuple[str, ...]]:
+        """Range name -> element names for each dim of variable ``name``, in order."""
+        return {d: self.ranges[d] for d in self.lookup(name).dims}
+
+    def element_index(self, range_name: str, element: str) -> int:
+        """Position of ``element`` in ``range_name`` (ModelError if absent)."""
+        elems = self.ranges[range_name]
+        for i, e in enumerate(elems):
+            if e.lower() == element.strip().lower():
+                return i
+        raise ModelError(f"'{element}' is not an element of range {range_name} "
+                         f"(elements: {', '.join(elems)})", file=self.path, key=element)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@lru_cache(maxsize=16)
+def _abstract_section_cached(path: str, sha: str):
+    # sha is part of the key so an edited file is parsed again
+    from pysd.translators.vensim.vensim_file import VensimFile
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            vf = VensimFile(path)
+            vf.parse()
+            am = vf.get_abstract_model()
+    except Exception as err:  # PySD raises many exception types for bad files
+        raise ModelError(f"cannot parse Vensim model: {err}", file=path) from err
+    if len(am.sections) != 1:
+        raise ModelError("macros are not supported", file=path)
+    return am.sections[0]
+
+
+def abstract_section(path: str | Path):
+    """Return ``(section, sha256)`` of PySD's abstract model of ``path`` (cached)."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise ModelError("model file not found", file=path)
+    sha = file_sha256(path)
+    return _abstract_section_cached(str(path), sha), sha
+
+
+def range_table(section, path) -> dict[str, tuple[str, ...]]:
+    """Range name -> elements, resolving ranges defined as copies of other ranges."""
+    raw = {r.name: r.subscripts for r in section.subscripts}
+    out: dict[str, tuple[str, ...]] = {}
+
+    def resolve(name: str, seen: tuple[str, ...] = ()) -> tuple[str, ...]:
+        if name in out:
+            return out[name]
+        subs = raw[name]
+        if isinstance(subs, str):  # "A <-> B": A is a copy of B
+            if subs in seen or subs not in raw:
+                raise ModelError(f"cannot resolve subscript range {name}", file=path)
+            elems = resolve(subs, (*seen, name))
+        elif isinstance(subs, (list, tuple)):
+            elems = []
+            for s in subs:  # a subrange may be written in terms of other ranges
+                elems.extend(resolve(s, (*seen, name)) if s in raw and s != name else [s])
+            elems = tuple(elems)
+        else:
+            raise ModelError(f"unsupported subscript range definition for {name}", file=path)
+        out[name] = tuple(elems)
+        return out[name]
+
+    for name in raw:
+        resolve(name)
+    return out
+
+
+def element_dims(element, ranges: dict[str, tuple[str, ...]], path) -> tuple[str, ...]:
+    """Dims of a (possibly multi-component) element: per position, the smallest
+    declared range containing every element any component defines there."""
+    comps = element.components
+    n = len(comps[0].subscripts[0])
+    lower_ranges = {r.lower(): r for r in ranges}
+    dims = []
+    for pos in range(n):
+        covered: set[str] = set()
+        for c in comps:
+            subs = c.subscripts[0]
+            if len(subs) != n:
+                raise ModelError("components have different numbers of subscripts",
+                                 file=path, key=element.name)
+            s = subs[pos]
+            r = lower_ranges.get(s.lower())
+            covered.update(e.lower() for e in (ranges[r] if r else (s,)))
+        cands = [r for r, el in ranges.items() if covered <= {e.lower() for e in el}]
+        if not cands:
+            raise ModelError(f"no subscript range contains {sorted(covered)}",
+                             file=path, key=element.name)
+        dims.append(min(cands, key=lambda r: len(ranges[r])))  # min() keeps file order on ties
+    return tuple(dims)
+
+
+def _is_number(ast) -> bool:
+    return isinstance(ast, (int, float, np.number, np.ndarray)) and not isinstance(ast, bool)
+
+
+def _stock_flow_refs(section) -> set[str]:
+    """Keys of variables that are terms of an INTEG rate: the whole rate, or an operand
+    of its top-level sum/difference (a factor like a growth rate is not a flow)."""
+    from pysd.translators.structures import abstract_expressions as ae
+
+    refs: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, ae.ReferenceStructure):
+            refs.add(node.reference)
+        elif isinstance(node, ae.ArithmeticStructure) and set(node.operators) <= {
+                "+", "-", "negative"}:
+            for a in node.arguments:
+                walk(a)
+
+    for el in section.elements:
+        for c in el.components:
+            if isinstance(c.ast, ae.IntegStructure):
+                walk(c.ast.flow)
+    return refs
+
+
+def component_index(subs, dims, ranges, path, name) -> tuple:
+    """Per position of a component's subscripts: an int (single element), a slice (the
+    whole range) or a list of ints (a subrange) into the variable's dims."""
+    lower_ranges = {r.lower(): r for r in ranges}
+    idx = []
+    for s, d in zip(subs, dims, strict=True):
+        r = lower_ranges.get(s.lower())
+        full = [e.lower() for e in ranges[d]]
+        if r == d:
+            idx.append(slice(None))
+        elif r is not None:
+            try:
+                idx.append([full.index(e.lower()) for e in ranges[r]])
+            except ValueError:
+                raise ModelError(f"range {r} is not a subrange of {d}",
+                                 file=path, key=name) from None
+        elif s.lower() in full:
+            idx.append(full.index(s.lower()))
+        else:
+            raise ModelError(f"'{s}' is not an element of {d}", file=path, key=name)
+    return tuple(idx)
+
+
+@lru_cache(maxsize=16)
+def _model_info_cached(path: str, sha: str) -> ModelInfo:
+    from pysd.builders.python.namespace import NamespaceManager
+    from pysd.translators.structures import abstract_model as am
+
+    section, _ = abstract_section(path)
+    ranges = range_table(section, path)
+    # replay the PySD builder's namespace construction so py names are identical
+    ns = NamespaceManager([])
+    for el in section.elements:
+        ns.add_to_namespace(el.name)
+    flows = _stock_flow_refs(section)
+    from pysd.translators.structures import abstract_expressions as ae
+
+    control: dict[str, float] = {}
+    variables: dict[str, VariableInfo] = {}
+    for el in section.elements:
+        if isinstance(el, am.AbstractControlElement) or el.name.upper() in CONTROL_NAMES:
+            ast = el.components[0].ast
+            if not _is_number(ast):
+                raise ModelError("control variables must be numbers", file=path, key=el.name)
+            control[normalize(el.name)] = float(ast)
+            continue
+        dims = element_dims(el, ranges, path)
+        shape = tuple(len(ranges[d]) for d in dims)
+        comps = el.components
+        default = None
+        if any(isinstance(c, am.AbstractLookup) for c in comps):
+            vtype = "lookup"
+        elif any(isinstance(c.ast, ae.IntegStructure) for c in comps):
+            vtype = "stock"
+        elif all(_is_number(c.ast) for c in comps):
+            vtype = "constant"
+            default = np.full(shape, np.nan)
+            for c in comps:
+                if c.subscripts[1]:
+                    raise ModelError(":EXCEPT: is not supported", file=path, key=el.name)
+                idx = component_index(c.subscripts[0], dims, ranges, path, el.name)
+                target = default[idx] if dims else default
+                try:
+                    value = np.asarray(c.ast, dtype=float)
+                    # one number for a whole range is broadcast, a list must match
+                    value = (np.broadcast_to(value.ravel()[0], np.shape(target))
+                             if value.size == 1 else value.reshape(np.shape(target)))
+                except ValueError:
+                    raise ModelError(f"constant list has {np.size(c.ast)} values, expected "
+                                     f"{np.size(target)}", file=path, key=el.name) from None
+                if dims:
+                    default[idx] = value
+                else:
+                    default = np.array(value, dtype=float)
+        elif normalize(el.name) in flows:
+            vtype = "flow"
+        else:
+            vtype = "auxiliary"
+        variables[el.name] = VariableInfo(
+            name=el.name, py_name=ns.namespace[el.name], dims=dims,
+            units=el.units or "", comment=el.documentation or "", type=vtype,
+            default=default, shape=shape)
+    missing = [c for c in CONTROL_NAMES if normalize(c) not in control]
+    if missing:
+        raise ModelError(f"missing control variables: {', '.join(missing)}", file=path)
+    return ModelInfo(
+        path=Path(path), sha256=sha, variables=variables, ranges=ranges,
+        initial_time=control["initial_time"], final_time=control["final_time"],
+        time_step=control["time_step"], saveper=control["saveper"],
+        _by_key={normalize(n): n for n in variables})
+
+
+def model_info(model_path: str | Path) -> ModelInfo:
+    """Return the :class:`ModelInfo` of a .mdl file (parsed once per file content)."""
+    path = Path(model_path).resolve()
+    if not path.is_file():
+        raise ModelError("model file not found", file=path)
+    return _model_info_cached(str(path), file_sha256(path))

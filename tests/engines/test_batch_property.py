@@ -1,0 +1,60 @@
+"""A run's result does not depend on the batch it is computed in."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from engine_helpers import MODELS, REAL_MODEL
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from czsim.engines import model_info, run
+
+BIG = 10_000
+
+
+def _model_and_params():
+    """The real model with its parameter table when present, else the subscripts model."""
+    if REAL_MODEL.is_file():
+        import tomllib
+
+        from engine_helpers import REAL_PARAMETERS
+
+        params = tomllib.loads(REAL_PARAMETERS.read_text(encoding="utf-8"))["parameter"]
+        return REAL_MODEL, [(p["variable"], p["low"], p["high"]) for p in params]
+    return MODELS / "subscripts.mdl", [("Growth[nev]", 0.0, 0.2), ("Scalar input", 0.0, 5.0),
+                                       ("Base[chem]", 1.0, 9.0)]
+
+
+PATH, PARAMS = _model_and_params()
+
+
+def _draw(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    return {v: rng.uniform(lo, hi, size=n) for v, lo, hi in PARAMS}
+
+
+@pytest.fixture(scope="module")
+def big_batch():
+    constants = _draw(np.random.default_rng(7), BIG)
+    return constants, run(PATH, n_runs=BIG, constants=constants)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(i=st.integers(min_value=0, max_value=BIG - 1))
+def test_run_alone_equals_run_in_big_batch(big_batch, i):
+    constants, ds = big_batch
+    alone = run(PATH, n_runs=1, constants={k: v[i:i + 1] for k, v in constants.items()})
+    for name in ds.data_vars:
+        np.testing.assert_allclose(alone[name].values[0], ds[name].values[i],
+                                   rtol=1e-12, atol=0, err_msg=name)
+
+
+def test_uniform_and_per_run_constants_agree():
+    # a value given once (shape dims) equals the same value repeated per run
+    constants = _draw(np.random.default_rng(3), 1)
+    once = run(PATH, constants={k: v[0] for k, v in constants.items()})
+    per_run = run(PATH, n_runs=4, constants={k: np.repeat(v, 4) for k, v in constants.items()})
+    for name in once.data_vars:
+        for r in range(4):
+            np.testing.assert_array_equal(per_run[name].values[r], once[name].values[0])
+    assert model_info(PATH).sha256 == once.attrs["model_sha256"]

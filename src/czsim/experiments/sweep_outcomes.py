@@ -1,0 +1,195 @@
+"""Sweep outcomes: which model variables and years each needs, and how a batch of runs reduces
+to one number per run (pure computation on the engine's ``xarray.Dataset``).
+
+Outcome names
+-------------
+``industrial_scale_2025``
+    ``Industrial scale`` in 2025 (亿元).
+``cluster_<element>_2025``
+    ``Cluster output[<element>]`` in 2025 (亿元), one per element of the ``Cluster`` range.
+``scale_target_year``
+    First simulated year (2022–2030) in which ``Industrial scale`` reaches the
+    ``industrial_scale`` target (25000 亿元); runs that never do get ``2031`` (final year + 1).
+``reached_<target id>``
+    1.0 if the run meets that tracked target in its year, else 0.0.
+
+Besides these scalars every sweep keeps the *main outcome* ``industrial_scale``: the
+``Industrial scale`` series over :data:`MAIN_YEARS`, shape ``(runs, years)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from czsim import paths
+from czsim.engines import model_info
+from czsim.errors import CzsimError, closest
+from czsim.targets import Target, load_targets
+
+MAIN = "industrial_scale"
+MAIN_VARIABLE = "Industrial scale"
+MAIN_YEARS: tuple[int, ...] = tuple(range(2022, 2031))
+#: Target whose threshold defines ``scale_target_year`` and the fan chart's target line.
+SCALE_TARGET = "industrial_scale"
+CLUSTER_VARIABLE = "Cluster output"
+SCALAR_YEAR = 2025
+
+
+@dataclass(frozen=True)
+class OutcomeSpec:
+    """How one scalar outcome is read from a batch of runs.
+
+    ``kind`` is ``"value"`` (the variable in ``year``), ``"reached"`` (the target met, 0/1)
+    or ``"first_year"`` (first of :data:`MAIN_YEARS` meeting ``target``, else last + 1).
+    """
+
+    name: str
+    kind: str
+    variable: str
+    element: str | None = None
+    year: int = SCALAR_YEAR
+    target: Target | None = None
+
+
+@dataclass(frozen=True)
+class OutcomePlan:
+    """Everything a batch evaluation needs: the scalar outcomes to compute, the model
+    variables and save times to request from the engine."""
+
+    specs: tuple[OutcomeSpec, ...]
+    variables: tuple[str, ...]
+    times: tuple[int, ...]
+
+
+def _cluster_elements(model: str | Path | None) -> tuple[str, ...]:
+    info = model_info(model or paths.MODEL_FILE)
+    return info.ranges[info.lookup(CLUSTER_VARIABLE).dims[0]]
+
+
+def _all_specs(model: str | Path | None = None) -> dict[str, OutcomeSpec]:
+    targets = {t.id: t for t in load_targets()}
+    scale = targets[SCALE_TARGET]
+    specs = [OutcomeSpec(f"{MAIN}_{SCALAR_YEAR}", "value", MAIN_VARIABLE)]
+    specs += [OutcomeSpec(f"cluster_{e}_{SCALAR_YEAR}", "value", CLUSTER_VARIABLE, e)
+              for e in _cluster_elements(model)]
+    specs.append(OutcomeSpec("scale_target_year", "first_year", MAIN_VARIABLE, target=scale))
+    specs += [OutcomeSpec(f"reached_{t.id}", "reached", t.variable, t.element, t.year, t)
+              for t in targets.values() if t.tracked]
+    return {s.name: s for s in specs}
+
+
+def list_outcomes(model: str | Path | None = None) -> list[str]:
+    """Names of every scalar outcome a sweep can compute, in display order."""
+    return list(_all_specs(model))
+
+
+def scale_threshold() -> float:
+    """The ``industrial_scale`` target value (亿元) used by ``scale_target_year``."""
+    return float(next(t.value for t in load_targets() if t.id == SCALE_TARGET))
+
+
+def plan_outcomes(outcomes: Sequence[str] | None,
+                  model: str | Path | None = None) -> tuple[list[str], OutcomePlan]:
+    """Resolve requested outcome names and plan the engine request.
+
+    Every ``reached_*`` outcome is always computed (target probabilities cover every
+    tracked target), whatever ``outcomes`` selects for the sensitivity indices.
+
+    Parameters
+    ----------
+    outcomes : sequence of str, optional
+        Outcomes to analyse; default all of :func:`list_outcomes`.
+
+    Returns
+    -------
+    analysed : list of str
+        The outcomes to compute indices for, in the order given.
+    plan : OutcomePlan
+
+    Raises
+    ------
+    CzsimError
+        An unknown outcome name (with the closest known name) or an empty list.
+    """
+    specs = _all_specs(model)
+    if outcomes is None:
+        analysed = list(specs)
+    else:
+        analysed = list(dict.fromkeys(outcomes))
+        if not analysed:
+            raise CzsimError("no outcomes given", key="outcomes")
+        for name in analysed:
+            if name not in specs:
+                raise CzsimError(f"unknown outcome '{name}'{closest(name, specs)}; "
+                                 "see czsim.experiments.sweeps.list_outcomes()", key=name)
+    chosen = [specs[n] for n in analysed]
+    chosen += [s for s in specs.values() if s.kind == "reached" and s.name not in analysed]
+    variables = dict.fromkeys([MAIN_VARIABLE, *(s.variable for s in chosen)])
+    times = sorted({*MAIN_YEARS, *(s.year for s in chosen)})
+    return analysed, OutcomePlan(tuple(chosen), tuple(variables), tuple(times))
+
+
+def outcome_attrs(plan: OutcomePlan) -> dict[str, dict[str, str]]:
+    """Dataset attributes (description, units) of the main outcome and each planned one."""
+    out = {MAIN: {"description": f"{MAIN_VARIABLE} each year", "units": "亿元"}}
+    for spec in plan.specs:
+        variable = f"{spec.variable}[{spec.element}]" if spec.element else spec.variable
+        if spec.kind == "value":
+            out[spec.name] = {"description": f"{variable} in {spec.year}", "units": "亿元"}
+        elif spec.kind == "first_year":
+            out[spec.name] = {
+                "description": f"first year with {variable} >= {spec.target.value:g}; "
+                               f"{MAIN_YEARS[-1] + 1} = not reached by {MAIN_YEARS[-1]}",
+                "units": "year"}
+        else:
+            out[spec.name] = {"description": f"1 if target '{spec.target.id}' "
+                                             f"({spec.target.label_en}) is reached in "
+                                             f"{spec.year}, else 0", "units": "1"}
+    return out
+
+
+def _series(result: xr.Dataset, spec: OutcomeSpec) -> xr.DataArray:
+    """The spec's variable over time, dims ``(run, time)``."""
+    da = result[spec.variable]
+    if spec.element is not None:
+        dim = next(d for d in da.dims if d not in ("run", "time"))
+        da = da.sel({dim: spec.element})
+    return da
+
+
+def reduce_outcomes(result: xr.Dataset, plan: OutcomePlan) -> dict[str, np.ndarray]:
+    """Reduce a batch of runs to outcome arrays.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        Engine output with dims ``(run, time, ...)`` holding ``plan.variables`` at
+        ``plan.times``.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        :data:`MAIN` -> ``(R, len(MAIN_YEARS))`` float64 (亿元) and each scalar outcome of
+        ``plan.specs`` -> ``(R,)`` float64.
+    """
+    times = result["time"].values
+    main = result[MAIN_VARIABLE].sel(time=list(MAIN_YEARS)).values.astype(float)
+    out: dict[str, np.ndarray] = {MAIN: main}
+    for spec in plan.specs:
+        if spec.kind == "first_year":
+            ok = spec.target.reached(main)
+            first = np.asarray(MAIN_YEARS, dtype=float)[ok.argmax(axis=1)]
+            out[spec.name] = np.where(ok.any(axis=1), first, MAIN_YEARS[-1] + 1.0)
+            continue
+        at = np.flatnonzero(np.isclose(times, spec.year))
+        if not at.size:
+            raise CzsimError(f"year {spec.year} not among the simulated times", key=spec.name)
+        values = _series(result, spec).isel(time=at[0]).values.astype(float)
+        out[spec.name] = (spec.target.reached(values).astype(float) if spec.kind == "reached"
+                          else values)
+    return out

@@ -1,0 +1,169 @@
+"""A sweep's folder on disk: manifest, one file per finished chunk, final outputs.
+
+Every file is written atomically (a temporary file in the same folder, then renamed), so an
+interrupted sweep leaves only whole files behind and a rerun can trust each chunk it finds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from czsim.errors import CzsimError
+
+MANIFEST = "manifest.json"
+CHUNK_DIR = "chunks"
+_RANGE = "__range__"
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # (start, stop) of the chunk's runs, stored beside its outcomes
+
+
+@contextlib.contextmanager
+def temporary_sibling(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success rename it to ``path``, on error
+    remove it, so ``path`` is either the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        # mkstemp makes the file private (0600); give the result the usual permissions.
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Write ``path`` through ``write(file)`` into a temporary sibling, then rename it."""
+    with temporary_sibling(path) as tmp, tmp.open("wb") as f:
+        write(f)
+    return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Atomically write UTF-8 text."""
+    return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists), for comparisons."""
+    return json.loads(json.dumps(value))
+
+
+class SweepStore:
+    """The output folder of one sweep, or nothing at all when ``out`` is None.
+
+    Parameters
+    ----------
+    out : path, optional
+        Folder for the manifest, chunks and outputs.
+    identity : mapping
+        What makes two sweeps the same (model hash, scenario, method, n, seed, parameters
+        and ranges, outcomes): JSON-serialisable.
+    overwrite : bool
+        Replace a folder that holds a different sweep.
+
+    Raises
+    ------
+    CzsimError
+        ``out`` is a file, or holds a different sweep (or other files) and ``overwrite`` is
+        false.
+    """
+
+    def __init__(self, out: str | Path | None, identity: Mapping[str, Any], *,
+                 overwrite: bool = False) -> None:
+        self.out = Path(out) if out is not None else None
+        self.identity = _jsonable(dict(identity))
+        self.resumed = False
+        if self.out is not None:
+            self._check(overwrite)
+
+    def _check(self, overwrite: bool) -> None:
+        out = self.out
+        if out.exists() and not out.is_dir():
+            raise CzsimError("exists and is not a folder", file=out, key="out")
+        if not out.exists() or not any(out.iterdir()):
+            return
+        manifest_path = out / MANIFEST
+        old: dict = {}
+        if manifest_path.is_file():
+            try:
+                old = json.loads(manifest_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                old = {}
+        old_identity = old.get("identity")
+        if old_identity == self.identity:
+            self.resumed = True
+            return
+        if not overwrite:
+            if old_identity is None:
+                raise CzsimError("folder holds files that are not a czsim sweep; choose another "
+                                 "--out or pass --overwrite", file=out, key="out")
+            differ = sorted(k for k in {*self.identity, *old_identity}
+                            if self.identity.get(k) != old_identity.get(k))
+            raise CzsimError(f"folder holds a different sweep (differs in {', '.join(differ)}); "
+                             "choose another --out or pass --overwrite", file=out, key="out")
+        self._clear(old)
+
+    def _clear(self, old_manifest: Mapping[str, Any]) -> None:
+        """Remove what an earlier sweep wrote here (its listed files, chunks and manifest);
+        anything else in the folder is left alone."""
+        for name in old_manifest.get("files", []):
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                (self.out / name).unlink()
+        for chunk in (self.out / CHUNK_DIR).glob("chunk_*.npz"):
+            chunk.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            (self.out / MANIFEST).unlink()
+
+    def chunk_path(self, index: int) -> Path:
+        """File of chunk ``index`` (``chunks/chunk_00012.npz``)."""
+        return self.out / CHUNK_DIR / f"chunk_{index:05d}.npz"
+
+    def load_chunk(self, index: int, start: int, stop: int) -> dict[str, np.ndarray] | None:
+        """Outcomes of a finished chunk covering runs ``start:stop``, or None if there is no
+        such file, it covers other runs (written with another chunk size) or cannot be read."""
+        if self.out is None:
+            return None
+        path = self.chunk_path(index)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path) as data:
+                if tuple(data[_RANGE]) != (start, stop):
+                    return None
+                return {k: data[k] for k in data.files if k != _RANGE}
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            return None  # unreadable (a damaged disk, a foreign file): compute it again
+
+    def save_chunk(self, index: int, start: int, stop: int,
+                   outcomes: Mapping[str, np.ndarray]) -> None:
+        """Write a finished chunk (no-op without an output folder)."""
+        if self.out is None:
+            return
+
+        def write(f: BinaryIO) -> None:
+            buffer = io.BytesIO()
+            np.savez(buffer, **{_RANGE: np.array([start, stop])}, **outcomes)
+            f.write(buffer.getvalue())
+
+        atomic_write(self.chunk_path(index), write)
+
+    def write_manifest(self, manifest: Mapping[str, Any]) -> None:
+        """Write ``manifest.json`` with this sweep's identity."""
+        if self.out is None:
+            return
+        body = {"identity": self.identity, **manifest}
+        write_text(self.out / MANIFEST, json.dumps(body, indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,411 @@
+"""Sensitivity sweeps: known indices of test functions, reproducibility, resuming, Dask
+execution (including a worker that dies mid-task), outputs, bad input and the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import cloudpickle
+import dask
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from rich.console import Console
+
+from czsim.errors import CzsimError
+from czsim.experiments import sweep_methods
+from czsim.experiments.sweep_outcomes import (
+    MAIN,
+    MAIN_YEARS,
+    OutcomePlan,
+    OutcomeSpec,
+    plan_outcomes,
+    reduce_outcomes,
+)
+from czsim.experiments.sweeps import build_problem, list_outcomes, register_cli, run_sweep, sweep
+from czsim.scenarios import Scenario, default_scenario, load_scenario
+from czsim.targets import load_targets
+
+# Dask workers are separate processes that cannot import this test module: ship its
+# evaluators by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+PI = math.pi
+ISHIGAMI = sweep_methods.make_problem(["x1", "x2", "x3"], [(-PI, PI)] * 3)
+#: Analytic indices of Ishigami with a = 7, b = 0.1 (Saltelli et al. 2008, Table 2.1 & 4.1).
+ISHIGAMI_S1 = [0.3139, 0.4424, 0.0]
+ISHIGAMI_ST = [0.5576, 0.4424, 0.2437]
+LINEAR_A = np.array([1.0, -2.0, 0.5])
+LINEAR = sweep_methods.make_problem(["a", "b", "c"], [(0.0, 1.0), (0.0, 2.0), (-1.0, 1.0)])
+
+
+def ishigami(x: np.ndarray) -> dict[str, np.ndarray]:
+    """Ishigami function, plus a 0/1 outcome for the probability table."""
+    y = np.sin(x[:, 0]) + 7.0 * np.sin(x[:, 1]) ** 2 + 0.1 * x[:, 2] ** 4 * np.sin(x[:, 0])
+    return {"y": y, "reached_y_positive": (y > 0).astype(float)}
+
+
+def linear(x: np.ndarray) -> dict[str, np.ndarray]:
+    return {"y": x @ LINEAR_A}
+
+
+class FailAfter:
+    """Evaluates Ishigami for ``k`` chunks, then raises: a sweep killed part-way."""
+
+    def __init__(self, k: int) -> None:
+        self.left = k
+
+    def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        if self.left == 0:
+            raise KeyboardInterrupt("killed")
+        self.left -= 1
+        return ishigami(x)
+
+
+class Counting:
+    """Ishigami that counts the chunks it evaluates."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        self.calls += 1
+        return ishigami(x)
+
+
+class KillWorkerOnce:
+    """Ishigami that kills its own worker process the first time it sees the second chunk."""
+
+    def __init__(self, marker: Path, first_row: np.ndarray) -> None:
+        self.marker = marker
+        self.first_row = first_row
+
+    def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        if np.array_equal(x[0], self.first_row) and not self.marker.exists():
+            self.marker.touch()
+            os._exit(1)
+        return ishigami(x)
+
+
+def _table(result, outcome: str, index: str) -> np.ndarray:
+    rows = result.indices.query("outcome == @outcome and index == @index and time.isna()")
+    return rows["value"].to_numpy()
+
+
+def assert_same_result(a, b) -> None:
+    xr.testing.assert_identical(a.dataset, b.dataset)
+    pd.testing.assert_frame_equal(a.indices, b.indices)
+    pd.testing.assert_frame_equal(a.probabilities, b.probabilities)
+
+
+# ------------------------------------------------------------------ known indices
+
+def test_sobol_recovers_ishigami_indices():
+    res = run_sweep(ISHIGAMI, ishigami, method="sobol", n=4096, seed=1, chunk_size=5000)
+    assert res.dataset.sizes["run"] == 4096 * 5
+    np.testing.assert_allclose(_table(res, "y", "S1"), ISHIGAMI_S1, atol=0.03)
+    np.testing.assert_allclose(_table(res, "y", "ST"), ISHIGAMI_ST, atol=0.03)
+    conf = res.indices.query("outcome == 'y'")["conf"]
+    assert (conf > 0).all() and (conf < 0.1).all()
+
+
+def test_batched_sobol_analysis_equals_salib():
+    from SALib.analyze import sobol as sobol_analyze
+
+    x = sweep_methods.sample(ISHIGAMI, "sobol", 256, 0)
+    ys = [ishigami(x)["y"], x[:, 0] ** 2 + 0.5 * x[:, 2], (x[:, 1] > 0).astype(float)]
+    batch = sweep_methods.sobol_indices(np.column_stack(ys), 3, seed=7)
+    for k, y in enumerate(ys):
+        ref = sobol_analyze.analyze(ISHIGAMI, y, calc_second_order=False, seed=7)
+        for key in ("S1", "ST"):
+            np.testing.assert_allclose(batch[key][0][:, k], ref[key], rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(batch[key][1][:, k], ref[f"{key}_conf"], rtol=1e-10,
+                                       atol=1e-12)
+
+
+def test_sobol_with_seed_zero_is_reproducible():
+    # SALib's own sobol.analyze ignores seed=0 (``if seed:``) and draws unseeded.
+    a = run_sweep(ISHIGAMI, ishigami, method="sobol", n=64, seed=0)
+    b = run_sweep(ISHIGAMI, ishigami, method="sobol", n=64, seed=0)
+    assert_same_result(a, b)
+
+
+def test_morris_ranks_ishigami_and_linear_effects():
+    res = run_sweep(ISHIGAMI, ishigami, method="morris", n=200, seed=0, analysed=["y"])
+    mu_star = _table(res, "y", "mu_star")
+    assert mu_star[0] > mu_star[2] > 0 and mu_star[1] > mu_star[2]
+    # x3 acts only through its interaction with x1: its effects vary a lot (sigma > mu*/2).
+    assert _table(res, "y", "sigma")[2] > mu_star[2] / 2
+    lin = run_sweep(LINEAR, linear, method="morris", n=10, seed=0)
+    widths = np.diff(np.asarray(LINEAR["bounds"]), axis=1)[:, 0]
+    # A linear model has constant elementary effects a_i * (high - low): mu* exact, sigma 0.
+    np.testing.assert_allclose(_table(lin, "y", "mu_star"), np.abs(LINEAR_A) * widths)
+    np.testing.assert_allclose(_table(lin, "y", "sigma"), 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["mc", "lhs"])
+def test_regression_coefficients_of_a_linear_model(method):
+    res = run_sweep(LINEAR, linear, method=method, n=2000, seed=3)
+    std = np.diff(np.asarray(LINEAR["bounds"]), axis=1)[:, 0] / math.sqrt(12)
+    expected = LINEAR_A * std / math.sqrt(np.sum((LINEAR_A * std) ** 2))
+    np.testing.assert_allclose(_table(res, "y", "SRC"), expected, atol=0.02)
+
+
+def test_probabilities_and_constant_outcomes():
+    res = run_sweep(ISHIGAMI, ishigami, method="mc", n=20000, seed=0)
+    row = res.probabilities.loc["y_positive"]
+    y = res.dataset["y"].values
+    assert row["probability"] == pytest.approx((y > 0).mean())
+    assert row["stderr"] == pytest.approx(math.sqrt(row["probability"] * (1 - row["probability"])
+                                                    / 20000))
+    assert row["n_runs"] == 20000
+    flat = run_sweep(LINEAR, lambda x: {"y": np.ones(len(x))}, method="sobol", n=8)
+    assert flat.indices["value"].isna().all()
+
+
+# ------------------------------------------------------------------ real model
+
+def test_seeded_sweep_is_reproducible():
+    kwargs = dict(method="morris", n=3, outcomes=["industrial_scale_2025", "scale_target_year"])
+    a = sweep("baseline", seed=5, **kwargs)
+    b = sweep("baseline", seed=5, **kwargs)
+    assert_same_result(a, b)
+    c = sweep("baseline", seed=6, **kwargs)
+    assert not np.array_equal(a.dataset["industrial_scale_2025"], c.dataset["industrial_scale_2025"])
+    ds = a.dataset
+    d = len(load_scenario("baseline").uncertain)
+    assert ds.sizes == {"run": 3 * (d + 1), "time": len(MAIN_YEARS)}
+    assert ds[MAIN].dims == ("run", "time")
+    assert set(a.probabilities.index) == {t.id for t in load_targets() if t.tracked}
+    over_time = a.indices.dropna(subset=["time"])
+    assert set(over_time["outcome"]) == {MAIN}
+    assert sorted(over_time["time"].unique()) == list(MAIN_YEARS)
+
+
+def test_local_cluster_matches_in_process():
+    kwargs = dict(method="mc", n=40, seed=2, chunk_size=10,
+                  params=["industrial_investment_growth", "demand_growth_nev", "rd_intensity"],
+                  outcomes=["industrial_scale_2025", "cluster_nev_2025", "reached_industrial_scale"])
+    local = sweep("plan", **kwargs)
+    distributed = sweep("plan", workers=2, **kwargs)
+    assert "LocalCluster (2 worker" in distributed.manifest["executor"]
+    assert_same_result(local, distributed)
+
+
+# ------------------------------------------------------------------ chunks on disk
+
+def test_killed_sweep_resumes_to_identical_result(tmp_path):
+    whole = run_sweep(ISHIGAMI, ishigami, method="sobol", n=64, seed=4, chunk_size=50,
+                      out=tmp_path / "whole")
+    out = tmp_path / "killed"
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(ISHIGAMI, FailAfter(3), method="sobol", n=64, seed=4, chunk_size=50, out=out)
+    assert sorted(p.name for p in (out / "chunks").iterdir()) == [
+        "chunk_00000.npz", "chunk_00001.npz", "chunk_00002.npz"]
+    assert json.loads((out / "manifest.json").read_text())["status"] == "running"
+    counting = Counting()
+    resumed = run_sweep(ISHIGAMI, counting, method="sobol", n=64, seed=4, chunk_size=50, out=out)
+    assert counting.calls == math.ceil(64 * 5 / 50) - 3
+    assert resumed.manifest["chunks_reused"] == 3
+    assert_same_result(whole, resumed)
+    xr.testing.assert_identical(xr.load_dataset(out / "sweep.nc"), whole.dataset)
+    pd.testing.assert_frame_equal(pd.read_csv(out / "indices.csv"),
+                                  pd.read_csv(tmp_path / "whole" / "indices.csv"))
+    # A finished sweep rerun does no work at all.
+    again = Counting()
+    run_sweep(ISHIGAMI, again, method="sobol", n=64, seed=4, chunk_size=50, out=out)
+    assert again.calls == 0
+    # Another chunk size cannot reuse the old chunk files, but gives the same result.
+    rechunked = run_sweep(ISHIGAMI, ishigami, method="sobol", n=64, seed=4, chunk_size=70,
+                          out=out)
+    assert rechunked.manifest["chunks_reused"] == 0
+    assert_same_result(whole, rechunked)
+
+
+def test_unreadable_chunk_is_computed_again(tmp_path):
+    first = run_sweep(LINEAR, linear, method="lhs", n=40, chunk_size=10, out=tmp_path)
+    (tmp_path / "chunks" / "chunk_00002.npz").write_bytes(b"not a chunk")
+    counting = Counting()
+    again = run_sweep(LINEAR, lambda x: (counting(x), linear(x))[1], method="lhs", n=40,
+                      chunk_size=10, out=tmp_path)
+    assert counting.calls == 1
+    assert_same_result(first, again)
+
+
+def test_progress_bar_shows_runs_per_second(capsys):
+    run_sweep(LINEAR, linear, method="lhs", n=50, chunk_size=10, progress=True)
+    err = capsys.readouterr().err
+    assert "50/50" in err and "run/s" in err
+
+
+def test_worker_that_dies_mid_task_loses_nothing(tmp_path):
+    from distributed import LocalCluster
+
+    x = sweep_methods.sample(ISHIGAMI, "lhs", 300, 0)
+    killer = KillWorkerOnce(tmp_path / "killed-once", x[100])
+    reference = run_sweep(ISHIGAMI, ishigami, method="lhs", n=300, seed=0, chunk_size=100)
+    # Forked workers start in a second (spawned ones re-import everything).
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                         dashboard_address=None) as cluster:
+        res = run_sweep(ISHIGAMI, killer, method="lhs", n=300, seed=0, chunk_size=100,
+                        scheduler=cluster.scheduler_address, out=tmp_path / "out")
+    assert (tmp_path / "killed-once").exists()
+    assert_same_result(reference, res)
+
+
+def test_full_outputs_on_disk(tmp_path):
+    out = tmp_path / "plan-sobol"
+    res = sweep("plan", method="sobol", n=4, out=out,
+                params=["industrial_investment_growth", "demand_growth_nev"])
+    names = {p.name for p in out.iterdir()}
+    for stem in ("indices", "probabilities", "fan"):
+        assert {f"{stem}.png", f"{stem}.svg"} <= names
+    assert {"sweep.nc", "indices.csv", "probabilities.csv", "manifest.json", "chunks"} <= names
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["identity"]["scenario_toml"] == load_scenario("plan").to_toml()
+    assert manifest["identity"]["model_sha256"] == res.dataset.attrs["model_sha256"]
+    assert manifest["runs"] == 4 * 4 and manifest["status"] == "complete"
+    assert {"SALib", "dask", "numpy", "xarray"} <= set(manifest["versions"])
+    assert "2031" in manifest["notes"]["scale_target_year"]
+    assert "2031 = not reached" in res.dataset["scale_target_year"].attrs["description"]
+    assert res.dataset["demand_growth_nev"].attrs["units"] == "1/Year"
+    probs = pd.read_csv(out / "probabilities.csv", index_col="id")
+    pd.testing.assert_frame_equal(probs, res.probabilities, check_dtype=False)
+    assert set(probs.columns) == {"probability", "stderr", "n_runs"}
+
+
+def test_scale_target_year():
+    target = next(t for t in load_targets() if t.id == "industrial_scale")
+    plan = OutcomePlan((OutcomeSpec("scale_target_year", "first_year", "Industrial scale",
+                                    target=target),), ("Industrial scale",), MAIN_YEARS)
+    series = np.array([np.linspace(20000, 24000, 9), np.linspace(20000, 30000, 9)])
+    ds = xr.Dataset({"Industrial scale": (("run", "time"), series)},
+                    coords={"time": np.asarray(MAIN_YEARS, dtype=float)})
+    out = reduce_outcomes(ds, plan)
+    # 20000 + 1250 per year hits 25000 exactly in 2026: ">=" counts it.
+    np.testing.assert_array_equal(out["scale_target_year"], [2031, 2026])
+    np.testing.assert_array_equal(out[MAIN], series)
+
+
+def test_params_use_scenario_range_else_parameter_bounds():
+    from czsim.parameters import load_parameters
+
+    problem = build_problem(load_scenario("baseline"),
+                            ["industrial_investment_growth", "RD intensity"])
+    p = load_parameters()[problem["names"][1]]
+    assert problem["names"][0] == "industrial_investment_growth"
+    assert problem["bounds"] == [[0.03, 0.14], [p.low, p.high]]
+
+
+def test_outcome_names():
+    names = list_outcomes()
+    assert names[:2] == ["industrial_scale_2025", "cluster_equipment_2025"]
+    assert "cluster_other_industry_2025" in names and "scale_target_year" in names
+    assert {f"reached_{t.id}" for t in load_targets() if t.tracked} <= set(names)
+    analysed, plan = plan_outcomes(["cluster_nev_2025"])
+    assert analysed == ["cluster_nev_2025"]
+    assert "Cluster output" in plan.variables and set(MAIN_YEARS) <= set(plan.times)
+
+
+# ------------------------------------------------------------------ bad input
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    (dict(params=["industrial_investment_grwth"]),
+     "unknown parameter 'industrial_investment_grwth' (did you mean 'industrial_investment_growth'"),
+    (dict(outcomes=["industrial_scale_2052"]),
+     "unknown outcome 'industrial_scale_2052' (did you mean 'industrial_scale_2025'"),
+    (dict(method="sobol", n=1000), "power of two (at least 2), got 1000; try 512 or 1024"),
+    (dict(method="morris", n=0), "n must be at least 1"),
+    (dict(method="mc", n=5), "parameters needs n >= "),
+    (dict(method="sobl"), "unknown method 'sobl'"),
+    (dict(chunk_size=0), "chunk size must be a whole number >= 1"),
+    (dict(workers=0), "workers must be a whole number >= 1"),
+])
+def test_bad_input_is_one_clear_line(kwargs, message):
+    args = {"method": "morris", "n": 2, **kwargs}
+    with pytest.raises(CzsimError) as err:
+        sweep("baseline", **args)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("bounds", "message"), [
+    ((0.1, 0.05), "empty or inverted range: low 0.1 must be below high 0.05"),
+    ((0.08, 0.08), "empty or inverted range"),
+    ((0.0, 0.9), "goes beyond the parameter's bounds"),
+])
+def test_bad_ranges(bounds, message):
+    scenario = Scenario(name="bad", uncertain={"industrial_investment_growth": bounds})
+    with pytest.raises(CzsimError, match=message):
+        sweep(scenario, method="mc", n=10)
+
+
+def test_scenario_without_uncertain_ranges_needs_params():
+    with pytest.raises(CzsimError, match="has no \\[uncertain\\] ranges; name the parameters"):
+        sweep(default_scenario(), method="lhs", n=10)
+
+
+def test_unreachable_scheduler_fails_fast_and_writes_nothing(tmp_path):
+    start = time.monotonic()
+    with pytest.raises(CzsimError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:1"):
+        sweep("baseline", method="morris", n=2, scheduler="tcp://127.0.0.1:1",
+              out=tmp_path / "out")
+    assert time.monotonic() - start < 10
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_folder_with_a_different_sweep_is_refused(tmp_path):
+    run_sweep(LINEAR, linear, method="mc", n=10, seed=0, out=tmp_path)
+    with pytest.raises(CzsimError, match="different sweep \\(differs in seed\\).*--overwrite"):
+        run_sweep(LINEAR, linear, method="mc", n=10, seed=1, out=tmp_path)
+    res = run_sweep(LINEAR, linear, method="mc", n=10, seed=1, out=tmp_path, overwrite=True)
+    assert json.loads((tmp_path / "manifest.json").read_text())["seed"] == 1
+    assert res.manifest["chunks_reused"] == 0
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(CzsimError, match="not a czsim sweep"):
+        run_sweep(LINEAR, linear, method="mc", n=10, out=tmp_path / "other")
+
+
+# ------------------------------------------------------------------ command line
+
+def _sweep_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="czsim")
+    register_cli(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def test_cli_sweep_prints_summary_and_writes_files(tmp_path):
+    out = tmp_path / "cli"
+    args = _sweep_parser().parse_args(
+        ["sweep", "baseline", "--method", "lhs", "--n", "24", "--seed", "1", "--out", str(out),
+         "--params", "industrial_investment_growth,demand_growth_nev,capital_productivity",
+         "--chunk-size", "10"])
+    console = Console(record=True, width=140)
+    assert args.func(args, console) == 0
+    text = console.export_text()
+    assert "industrial_scale_2025" in text and "SRC" in text
+    assert "Probability of reaching the target" in text and str(out) in text
+    assert (out / "sweep.nc").is_file() and (out / "fan.svg").is_file()
+
+
+@pytest.mark.skipif(any(importlib.util.find_spec(m) is None
+                        for m in ("czsim.experiments.calibration", "czsim.docs")),
+                    reason="czsim.cli.main loads every CLI extension; not all exist yet")
+def test_cli_main_exit_codes(tmp_path, capsys):
+    from czsim.cli import main
+
+    assert main(["sweep", "baseline", "--method", "sobol", "--n", "6"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("czsim: error:") and "try 4 or 8" in err and "\n" not in err
+    assert main(["sweep", "baseline", "--method", "morris", "--n", "2", "--out",
+                 str(tmp_path / "m"), "--params", "rd_intensity,patents_per_rd"]) == 0
+    assert (tmp_path / "m" / "indices.csv").is_file()

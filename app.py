@@ -1,0 +1,5 @@
+"""Streamlit entry point: ``streamlit run app.py`` (or ``make app``)."""
+
+from czsim.ui.app import main
+
+main()

@@ -1,0 +1,214 @@
+"""Altair chart builders: tidy data in, a chart out.
+
+Pure functions with no Streamlit, so they are used by the app and can be saved or tested on
+their own. Every label comes in as an argument (already in the reader's language); every
+chart is configured with a font list that renders Chinese (Vega draws text in the browser,
+so the CJK fonts are the reader's: Debian's fonts-noto-cjk, or the platform's own).
+
+The app rebuilds its charts on every slider move, so they are built for speed: channels are
+given as classes (``alt.X("year:Q")``), not bare shorthand strings, which Altair resolves
+against its schema at many times the cost, and layers are assembled in one construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import altair as alt
+import pandas as pd
+
+#: CSS font-family list for every chart: Latin first, then fonts with Chinese glyphs.
+FONT = ('"Source Sans Pro", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", '
+        '"WenQuanYi Micro Hei", "PingFang SC", "Microsoft YaHei", sans-serif')
+
+REACHED = "#2e7d32"
+MISSED = "#c62828"
+TARGET = "#d62728"
+BAND = "#4c78a8"
+
+_DASHED = [6, 4]
+_SOLID = [1, 0]
+
+
+def _year_axis(title: str) -> alt.X:
+    return alt.X("year:Q", title=title, scale=alt.Scale(nice=False, zero=False),
+                 axis=alt.Axis(format="d", tickMinStep=1))
+
+
+def _config() -> alt.Config:
+    """The shared look: CJK-capable font, legend below, long labels kept."""
+    return alt.Config(font=FONT, legend=alt.LegendConfig(orient="bottom", labelLimit=320,
+                                                        titleLimit=320),
+                      axis=alt.AxisConfig(labelLimit=260))
+
+
+def _layers(*layers: alt.Chart, **properties: object) -> alt.LayerChart:
+    """Layer charts and configure them in one construction.
+
+    Built directly rather than with ``+`` and ``.configure()``: each of those deep-copies the
+    whole chart, which made building a chart cost more than running the model.
+    """
+    return alt.LayerChart(layer=list(layers), config=_config(), **properties)
+
+
+def _target_rule(value: float, label: str) -> list[alt.Chart]:
+    frame = pd.DataFrame({"target": [value], "label": [label]})
+    rule = alt.Chart(frame).mark_rule(color=TARGET, strokeDash=[4, 3], strokeWidth=2).encode(
+        y=alt.Y("target:Q"))
+    text = alt.Chart(frame).mark_text(color=TARGET, align="left", dx=4, dy=-7,
+                                      fontWeight="bold").encode(
+        y=alt.Y("target:Q"), text=alt.Text("label:N"), x=alt.value(0))
+    return [rule, text]
+
+
+def scenario_lines(frame: pd.DataFrame, *, x_title: str, y_title: str, series_title: str,
+                   dashed: Sequence[str] = (), target: float | None = None,
+                   target_label: str = "", height: int = 320) -> alt.LayerChart:
+    """One line per scenario over the years, with an optional target line.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns ``year``, ``value``, ``series`` (scenario label; legend order = first seen).
+    dashed : sequence of str
+        Series drawn dashed (the baseline, so the current scenario stands out).
+    target, target_label : float, str
+        A horizontal rule and its label.
+    """
+    order = list(dict.fromkeys(frame["series"]))
+    dash = alt.StrokeDash("series:N", title=series_title, sort=order,
+                          scale=alt.Scale(domain=order,
+                                          range=[_DASHED if s in dashed else _SOLID
+                                                 for s in order]))
+    lines = alt.Chart(frame).mark_line(point=True, strokeWidth=2.5).encode(
+        x=_year_axis(x_title),
+        y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
+        color=alt.Color("series:N", title=series_title, sort=order),
+        strokeDash=dash,
+        tooltip=[alt.Tooltip("series:N", title=series_title), alt.Tooltip("year:Q", title=x_title),
+                 alt.Tooltip("value:Q", title=y_title, format=",.0f")],
+    )
+    rules = [] if target is None else _target_rule(target, target_label)
+    return _layers(lines, *rules, height=height)
+
+
+def band_chart(bands: pd.DataFrame, *, x_title: str, y_title: str, band_label: str,
+               median_label: str, target: float | None = None, target_label: str = "",
+               height: int = 320) -> alt.LayerChart:
+    """An uncertainty band (P10–P90) and its median over the years.
+
+    Parameters
+    ----------
+    bands : pandas.DataFrame
+        Columns ``year``, ``p10``, ``p50``, ``p90``.
+    """
+    base = alt.Chart(bands).encode(x=_year_axis(x_title))
+    area = base.mark_area(opacity=0.3, color=BAND).encode(
+        y=alt.Y("p10:Q", title=y_title, scale=alt.Scale(zero=False)), y2=alt.Y2("p90:Q"),
+        tooltip=[alt.Tooltip("year:Q", title=x_title),
+                 alt.Tooltip("p10:Q", title=f"{band_label} P10", format=",.4g"),
+                 alt.Tooltip("p90:Q", title=f"{band_label} P90", format=",.4g")])
+    median = base.mark_line(point=True, color=BAND, strokeWidth=2.5).encode(
+        y=alt.Y("p50:Q"), tooltip=[alt.Tooltip("year:Q", title=x_title),
+                            alt.Tooltip("p50:Q", title=median_label, format=",.4g")])
+    rules = [] if target is None else _target_rule(target, target_label)
+    return _layers(area, median, *rules, height=height)
+
+
+def cluster_bars(frame: pd.DataFrame, *, cluster_title: str, value_title: str,
+                 target_title: str, series_title: str, status_title: str,
+                 status_domain: Sequence[str]) -> alt.LayerChart:
+    """The clusters' value in the target year as bars, the target as a black tick, and the
+    status as a symbol at the end of each bar.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns ``cluster``, ``series``, ``value``, ``target``, ``status`` (text such as
+        "✓ reached") and ``mark`` ("✓"/"✗"). With one series the bars are coloured by status;
+        with several, by series (grouped bars).
+    status_domain : sequence of str
+        The reached and the missed status text, in that order (for the colour legend).
+    """
+    order = list(dict.fromkeys(frame["cluster"]))
+    several = frame["series"].nunique() > 1
+    y = alt.Y("cluster:N", title=cluster_title, sort=order)
+    if several:
+        color = alt.Color("series:N", title=series_title,
+                          sort=list(dict.fromkeys(frame["series"])))
+        offset = {"yOffset": alt.YOffset("series:N", sort=list(dict.fromkeys(frame["series"])))}
+    else:
+        color = alt.Color("status:N", title=status_title,
+                          scale=alt.Scale(domain=list(status_domain), range=[REACHED, MISSED]))
+        offset = {}
+    tooltip = [alt.Tooltip("cluster:N", title=cluster_title),
+               alt.Tooltip("series:N", title=series_title),
+               alt.Tooltip("value:Q", title=value_title, format=",.0f"),
+               alt.Tooltip("target:Q", title=target_title, format=",.0f"),
+               alt.Tooltip("status:N", title=status_title)]
+    base = alt.Chart(frame)
+    bars = base.mark_bar().encode(y=y, x=alt.X("value:Q", title=value_title), color=color,
+                                  tooltip=tooltip, **offset)
+    marks = base.mark_text(align="left", dx=3, fontSize=13, fontWeight="bold").encode(
+        y=y, x=alt.X("value:Q"), text=alt.Text("mark:N"), **offset)
+    ticks = base.mark_tick(color="black", thickness=3, size=18).encode(
+        y=y, x=alt.X("target:Q"), tooltip=tooltip)
+    # A step per bar (not a fixed height) keeps every cluster's label and bar readable.
+    step = alt.Step(16) if several else alt.Step(28)
+    return _layers(bars, marks, ticks, height=step)
+
+
+def target_panels(frame: pd.DataFrame, *, x_title: str, series_title: str,
+                  dashed: Sequence[str] = (), columns: int = 3) -> alt.FacetChart:
+    """Small multiples: one panel per target, its variable over time and the target level.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns ``label`` (panel title, with unit), ``year``, ``value``, ``series``,
+        ``target``.
+    """
+    order = list(dict.fromkeys(frame["series"]))
+    panels = list(dict.fromkeys(frame["label"]))
+    base = alt.Chart().encode(x=_year_axis(x_title))
+    lines = base.mark_line(strokeWidth=2).encode(
+        y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+        color=alt.Color("series:N", title=series_title, sort=order),
+        strokeDash=alt.StrokeDash("series:N", title=series_title, sort=order,
+                                  scale=alt.Scale(domain=order,
+                                                  range=[_DASHED if s in dashed else _SOLID
+                                                         for s in order])),
+        tooltip=[alt.Tooltip("series:N", title=series_title),
+                 alt.Tooltip("year:Q", title=x_title),
+                 alt.Tooltip("value:Q", format=",.4g")])
+    # Not from ``base``: with the year on x the rule would become a vertical tick per year.
+    rule = alt.Chart().mark_rule(color=TARGET, strokeDash=[4, 3]).encode(y=alt.Y("target:Q"))
+    return alt.FacetChart(
+        data=frame, spec=alt.LayerChart(layer=[lines, rule], width=210, height=140),
+        facet=alt.Facet("label:N", title=None, sort=panels,
+                        header=alt.Header(labelLimit=300, labelFontSize=12)),
+        columns=columns, resolve=alt.Resolve(scale=alt.ScaleResolveMap(y="independent")),
+        config=_config())
+
+
+def probability_bars(frame: pd.DataFrame, *, label_title: str,
+                     probability_title: str) -> alt.LayerChart:
+    """Probability of reaching each target, as bars from 0 to 100%.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns ``label`` and ``probability`` (0–1).
+    """
+    order = list(frame["label"])
+    base = alt.Chart(frame).encode(y=alt.Y("label:N", title=label_title, sort=order))
+    bars = base.mark_bar().encode(
+        x=alt.X("probability:Q", title=probability_title, scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%")),
+        color=alt.Color("probability:Q", legend=None,
+                        scale=alt.Scale(domain=[0, 0.5, 1], range=[MISSED, "#f2b701", REACHED])),
+        tooltip=[alt.Tooltip("label:N", title=label_title),
+                 alt.Tooltip("probability:Q", title=probability_title, format=".0%")])
+    text = base.mark_text(align="left", dx=3).encode(
+        x=alt.X("probability:Q"), text=alt.Text("probability:Q", format=".0%"))
+    return _layers(bars, text, height=alt.Step(22))

@@ -1,0 +1,128 @@
+"""The app's calls into the package, cached.
+
+The model's documentation (element table, structure diagram) and the scenario files are
+loaded once per process (``st.cache_resource``: read-only, shared by every session); the
+parameter and target tables are cached by the package itself. Results are cached per
+scenario, keyed by the scenario's TOML text, so a slider moved back to a value seen before
+costs nothing and two users with the same scenario share the run (``st.cache_data`` hands
+each caller its own copy). Every key also carries the modification times of the files the
+answer depends on, so an edited model, parameter table, target list or scenario file is
+picked up without a restart.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+import xarray as xr
+
+from czsim import api, paths
+from czsim.parameters import ParameterTable, load_parameters
+from czsim.scenarios import Scenario, list_scenarios, load_scenario, load_scenario_text
+from czsim.targets import Target, load_targets, probabilities, scorecard
+from czsim.ui import logic
+
+
+def parameter_table() -> ParameterTable:
+    """The parameter table (every slider); the package caches it until the file changes."""
+    return load_parameters()
+
+
+def target_list() -> tuple[Target, ...]:
+    """The policy's targets; the package caches them until the file changes."""
+    return load_targets()
+
+
+def inputs_stamp() -> tuple[int, ...]:
+    """Modification times of the files every result depends on besides the scenario: part of
+    each cache key, so results never outlive an edit of the model, parameters or targets."""
+    return tuple(p.stat().st_mtime_ns for p in (paths.MODEL_FILE, paths.PARAMETERS_FILE,
+                                                 paths.TARGETS_FILE))
+
+
+def scenario_names() -> list[str]:
+    """Scenario files shipped in ``scenarios/``."""
+    return list_scenarios()
+
+
+def scenario_file(name: str) -> Scenario:
+    """A scenario of ``scenarios/`` by name, read again when any scenario file changes (a
+    parent's change changes its children)."""
+    stamp = max(p.stat().st_mtime_ns for p in paths.SCENARIO_DIR.glob("*.toml"))
+    return _scenario_file(name, stamp, inputs_stamp())
+
+
+@st.cache_resource(max_entries=64)
+def _scenario_file(name: str, stamp: int, inputs: tuple[int, ...]) -> Scenario:
+    # Frozen, so one copy is safely shared by every session.
+    return load_scenario(name)
+
+
+def _scenario(toml_text: str) -> Scenario:
+    return load_scenario_text(toml_text, filename="scenario.toml")
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def run_scenario(toml_text: str, stamp: tuple[int, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the scenario written as ``toml_text`` once and score it.
+
+    Returns
+    -------
+    card : pandas.DataFrame
+        Its scorecard.
+    series : pandas.DataFrame
+        Every tracked target's variable over time (``id``, ``year``, ``value``).
+    """
+    result = api.run(_scenario(toml_text))
+    return scorecard(result), logic.target_frame(result, target_list())
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def full_results(toml_text: str, stamp: tuple[int, ...]) -> xr.Dataset:
+    """Every variable of the scenario's run, for downloads (kept apart from
+    :func:`run_scenario` so reruns do not copy the whole dataset out of the cache)."""
+    return api.run(_scenario(toml_text))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def run_ensemble(toml_text: str, n_runs: int, seed: int, method: str,
+                 stamp: tuple[int, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the scenario ``n_runs`` times with its ``[uncertain]`` parameters drawn.
+
+    Returns
+    -------
+    bands : pandas.DataFrame
+        P10 / median / P90 of each tracked target's variable (``id``, ``year``, ...).
+    chances : pandas.DataFrame
+        Probability of reaching each tracked target (index id).
+    """
+    scenario = _scenario(toml_text)
+    draws = logic.draw_samples(scenario.uncertain, n_runs, seed, method)
+    variables = sorted({tg.variable for tg in target_list() if tg.tracked})
+    result = api.run_many(scenario, draws, variables=variables)
+    return logic.band_frame(result, target_list()), probabilities(result)
+
+
+def results_csv(toml_text: str) -> bytes:
+    """The scenario's results as CSV (built only when the download button is clicked)."""
+    return logic.results_csv(full_results(toml_text, inputs_stamp()))
+
+
+def results_xlsx(toml_text: str) -> bytes:
+    """The scenario's results and scorecard as an Excel workbook (built on click)."""
+    result = full_results(toml_text, inputs_stamp())
+    return logic.results_xlsx(result, scorecard(result))
+
+
+def model_docs() -> tuple[pd.DataFrame, str]:
+    """Every element of the model (name, sector, type, units, equation, comment) and the
+    Graphviz source of its structure."""
+    return _model_docs(inputs_stamp())
+
+
+@st.cache_resource(max_entries=4)
+def _model_docs(stamp: tuple[int, ...]) -> tuple[pd.DataFrame, str]:
+    # Imported here so that only the Model page waits for the model's documentation to be read.
+    from czsim import docs
+
+    return docs.element_table(), docs.diagram_dot()

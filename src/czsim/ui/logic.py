@@ -1,0 +1,306 @@
+"""What the pages compute, without Streamlit: uploads, tuned scenarios, tables for display,
+ensemble draws, exports.
+
+Everything here is a pure function of its arguments so the tests can call it directly and the
+pages stay thin.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.stats import qmc
+
+from czsim.errors import CzsimError
+from czsim.io import tidy, write_results
+from czsim.parameters import ParameterTable
+from czsim.scenarios import Scenario, Value, load_scenario_text
+from czsim.targets import GROUP_LABELS, Target
+from czsim.ui.i18n import pick, t
+
+#: Largest scenario file accepted from an upload; real scenario files are a few KB.
+MAX_UPLOAD_BYTES = 64 * 1024
+
+#: Quantiles drawn as the uncertainty band and its centre line.
+QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
+
+
+def handle_upload(name: str, data: bytes, *, lang: str = "en") -> tuple[Scenario | None, str | None]:
+    """Validate an uploaded scenario file.
+
+    Parameters
+    ----------
+    name : str
+        The file name as uploaded (only its suffix and base name are used).
+    data : bytes
+        The file's contents.
+    lang : {"en", "zh"}
+        Language of the app's own messages (size, type); model errors are the CLI's.
+
+    Returns
+    -------
+    (Scenario, None) or (None, str)
+        The loaded scenario, or the one-line error the CLI would print for the same file.
+        Nothing is kept or written on error.
+    """
+    filename = Path(name).name or "uploaded.toml"
+    if Path(filename).suffix.lower() != ".toml":
+        return None, f"{filename}: {t('not_toml', lang)}"
+    if len(data) > MAX_UPLOAD_BYTES:
+        return None, f"{filename}: {t('too_large', lang, size=len(data), limit=MAX_UPLOAD_BYTES)}"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, f"{filename}: {t('not_utf8', lang)}"
+    try:
+        return load_scenario_text(text, filename=filename), None
+    except CzsimError as exc:
+        return None, str(exc)
+
+
+def slider_value(value: Value) -> float:
+    """The number a slider shows for a value: the constant, or a series' last point."""
+    return float(value[-1][1]) if isinstance(value, tuple) else float(value)
+
+
+def effective_value(scenario: Scenario, name: str, table: ParameterTable) -> Value:
+    """The scenario's value of ``name``, or the parameter's default when it does not set it."""
+    return scenario.values.get(name, table[name].default)
+
+
+def tuned(base: Scenario, edits: Mapping[str, float], table: ParameterTable) -> Scenario:
+    """``base`` with the user's ``edits`` applied; edits equal to the base's value are dropped,
+    so a slider moved back to where it started leaves the scenario untouched."""
+    changed = {k: v for k, v in edits.items() if effective_value(base, k, table) != v}
+    if not changed:
+        return base
+    return base.with_values(name=f"{base.name}_tuned", **changed)
+
+
+def format_series(value: tuple[tuple[float, float], ...]) -> str:
+    """``2022: 0.6 → 2025: 0.62`` for a time-series value."""
+    return " → ".join(f"{int(y) if float(y).is_integer() else y}: {v:g}" for y, v in value)
+
+
+def format_value(value: Value) -> str:
+    """A parameter value as text (constants with up to 6 significant digits)."""
+    return format_series(value) if isinstance(value, tuple) else f"{value:.6g}"
+
+
+def format_number(value: float | None) -> str:
+    """A number for a table cell: thousands separators for large values, 3 digits otherwise."""
+    if value is None or pd.isna(value):
+        return ""
+    value = float(value)
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.3g}" if abs(value) < 10 else f"{value:,.1f}"
+
+
+def step_format(step: float) -> str:
+    """A printf format that shows as many decimals as the slider step has."""
+    decimals = max(0, -math.floor(math.log10(step))) if step > 0 else 2
+    if not float(round(step * 10**decimals, 9)).is_integer():
+        decimals += 1
+    return f"%.{decimals}f"
+
+
+def _scale(target: Target) -> float:
+    return 100.0 if target.unit == "%" else 1.0
+
+
+def _target_values(result: xr.Dataset, targets: list[Target]) -> np.ndarray:
+    """The targets' variables as ``(run, target, time)`` in display units.
+
+    Indexes each variable's array once, directly: the app calls this on every change, where
+    label-based selection per target would cost more than the simulation itself.
+    """
+    arrays: dict[str, tuple[np.ndarray, list[str] | None]] = {}
+    out = []
+    for target in targets:
+        if target.variable not in arrays:
+            da = result[target.variable]
+            extra = [d for d in da.dims if d not in ("run", "time")]
+            if extra:
+                da = da.transpose("run", "time", extra[0])
+            arrays[target.variable] = (da.values,
+                                       list(da[extra[0]].values) if extra else None)
+        values, elements = arrays[target.variable]
+        if target.element is not None and elements is not None:
+            values = values[:, :, elements.index(target.element)]
+        out.append(values * _scale(target))
+    return np.stack(out, axis=1)
+
+
+def target_frame(result: xr.Dataset, targets: Iterable[Target], run: int = 0) -> pd.DataFrame:
+    """Each tracked target's variable over time in display units.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``id``, ``year``, ``value``; one row per target and saved time.
+    """
+    years = result["time"].values.astype(int)
+    chosen = [tg for tg in targets if tg.tracked and tg.variable in result]
+    values = _target_values(result, chosen)[run]
+    return pd.DataFrame({"id": np.repeat([tg.id for tg in chosen], years.size),
+                         "year": np.tile(years, len(chosen)), "value": values.reshape(-1)})
+
+
+def band_frame(result: xr.Dataset, targets: Iterable[Target]) -> pd.DataFrame:
+    """P10, median and P90 over runs of each tracked target's variable, in display units.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``id``, ``year``, ``p10``, ``p50``, ``p90``.
+    """
+    years = result["time"].values.astype(int)
+    chosen = [tg for tg in targets if tg.tracked and tg.variable in result]
+    # (quantile, target, time) in one call rather than one pass per target.
+    q = np.quantile(_target_values(result, chosen), list(QUANTILES.values()), axis=0)
+    frame = pd.DataFrame({"id": np.repeat([tg.id for tg in chosen], years.size),
+                          "year": np.tile(years, len(chosen))})
+    for i, name in enumerate(QUANTILES):
+        frame[name] = q[i].reshape(-1)
+    return frame
+
+
+def draw_samples(ranges: Mapping[str, tuple[float, float]], n_runs: int, seed: int,
+                 method: str = "lhs") -> pd.DataFrame:
+    """Draw ``n_runs`` parameter sets, each parameter uniform over its range.
+
+    Parameters
+    ----------
+    ranges : mapping of parameter name to (low, high)
+    n_runs : int
+    seed : int
+        The same seed gives the same draws, so bands do not flicker between reruns.
+    method : {"lhs", "uniform"}
+        Latin hypercube (stratified, steadier quantiles for few runs) or independent draws.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per parameter, one row per run.
+    """
+    names = list(ranges)
+    rng = np.random.default_rng(seed)
+    if method == "lhs":
+        unit = qmc.LatinHypercube(d=len(names), rng=rng).random(n_runs)
+    elif method == "uniform":
+        unit = rng.random((n_runs, len(names)))
+    else:
+        raise ValueError(f"unknown sampling method {method!r}")
+    low = np.array([ranges[n][0] for n in names])
+    high = np.array([ranges[n][1] for n in names])
+    return pd.DataFrame(low + unit * (high - low), columns=names)
+
+
+def status_text(status: str, lang: str) -> str:
+    """The scorecard status as symbol and word (never colour alone)."""
+    return t(f"status_{status.replace(' ', '_')}", lang)
+
+
+def summary(card: pd.DataFrame) -> dict[str, int]:
+    """Counts of reached, missed and untracked targets, overall and by basis."""
+    tracked = card[card["status"].isin(["reached", "missed"])]
+    out = {"total": len(card), "reached": int((card["status"] == "reached").sum()),
+           "missed": int((card["status"] == "missed").sum()),
+           "untracked": int((card["status"] == "untracked").sum()), "tracked": len(tracked)}
+    for basis in ("model", "counter"):
+        part = tracked[tracked["basis"] == basis]
+        out[f"{basis}_total"] = len(part)
+        out[f"{basis}_reached"] = int((part["status"] == "reached").sum())
+    return out
+
+
+def scorecard_table(card: pd.DataFrame, targets: Iterable[Target], lang: str) -> pd.DataFrame:
+    """The scorecard as the table people read: labels in ``lang``, status as text.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index target id; columns status, label, group, basis, year, target (with comparator),
+        value, unit, gap, first year reached, note (why a target is untracked).
+    """
+    reasons = {tg.id: tg.reason for tg in targets}
+    comparators = {">=": "≥", ">": ">", "<=": "≤", "approx": "≈"}
+    rows = {}
+    for tid, row in card.iterrows():
+        first = row["first_year"]
+        rows[tid] = {
+            t("col_status", lang): status_text(row["status"], lang),
+            t("col_target_label", lang): row["label_zh" if lang == "zh" else "label_en"],
+            t("col_group", lang): pick(GROUP_LABELS.get(row["group"],
+                                                                    (row["group"],) * 2), lang),
+            t("col_basis", lang): t(f"basis_{row['basis']}", lang),
+            t("col_year", lang): int(row["year"]),
+            t("col_target", lang): f"{comparators[row['comparator']]} "
+                                   f"{format_number(row['target'])}",
+            t("col_value", lang): format_number(row["value"]),
+            t("col_unit", lang): row["unit"],
+            t("col_gap", lang): format_number(row["gap"]),
+            t("col_first", lang): "" if pd.isna(first) else str(int(first)),
+            t("col_note", lang): reasons.get(tid, ""),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def compare_table(cards: Mapping[str, pd.DataFrame], lang: str) -> pd.DataFrame:
+    """Targets side by side: one column per scenario with value and ✓/✗, plus a count row.
+
+    Parameters
+    ----------
+    cards : mapping of scenario label to scorecard
+    """
+    first = next(iter(cards.values()))
+    comparators = {">=": "≥", ">": ">", "<=": "≤", "approx": "≈"}
+    out = pd.DataFrame(index=first.index)
+    out[t("col_target_label", lang)] = first["label_zh" if lang == "zh" else "label_en"]
+    out[t("col_basis", lang)] = [t(f"basis_{b}", lang) for b in first["basis"]]
+    out[t("col_target", lang)] = [f"{comparators[c]} {format_number(v)} {u}" for c, v, u in
+                                  zip(first["comparator"], first["target"], first["unit"],
+                                      strict=True)]
+    counts = {}
+    for label, card in cards.items():
+        marks = {"reached": " ✓", "missed": " ✗"}
+        out[label] = [format_number(v) + marks.get(s, "") if s in marks else status_text(s, lang)
+                      for v, s in zip(card["value"], card["status"], strict=True)]
+        counts[label] = f"{summary(card)['reached']} / {summary(card)['tracked']} ✓"
+    count_row = {c: "" for c in out.columns}
+    count_row[t("col_target_label", lang)] = t("compare_reached_row", lang)
+    count_row.update(counts)
+    return pd.concat([pd.DataFrame([count_row], index=["reached"]), out])
+
+
+def parameter_diff(scenarios: Mapping[str, Scenario], table: ParameterTable,
+                   lang: str) -> pd.DataFrame:
+    """Parameters whose value differs between ``scenarios`` (labels as columns)."""
+    names = [n for n in table if len({format_value(effective_value(s, n, table))
+                                      for s in scenarios.values()}) > 1]
+    rows = []
+    for name in names:
+        p = table[name]
+        row = {t("parameter", lang): p.label(lang), t("units", lang): p.units}
+        for label, scenario in scenarios.items():
+            row[label] = format_value(effective_value(scenario, name, table))
+        rows.append(row)
+    return pd.DataFrame(rows, index=names)
+
+
+def results_csv(result: xr.Dataset) -> bytes:
+    """The results as CSV bytes, in the layout ``czsim run --out x.csv`` writes."""
+    return tidy(result).to_csv().encode("utf-8")
+
+
+def results_xlsx(result: xr.Dataset, card: pd.DataFrame) -> bytes:
+    """The results and scorecard as an Excel workbook, as ``czsim run --out x.xlsx`` writes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return write_results(result, Path(tmp) / "results.xlsx", scorecard=card).read_bytes()

@@ -137,13 +137,32 @@ def load_targets(path: str | Path | None = None) -> tuple[Target, ...]:
     return _load(path.resolve(), path.stat().st_mtime)
 
 
+def variable_series(result: xr.Dataset, variable: str, element: str | None) -> xr.DataArray:
+    """``variable`` (or its ``element`` of a one-subscript variable) over time, dims
+    ``(run, time)``."""
+    da = result[variable]
+    if element is not None:
+        dim = next(d for d in da.dims if d not in ("run", "time"))
+        da = da.sel({dim: element})
+    return da
+
+
 def target_series(result: xr.Dataset, target: Target) -> xr.DataArray:
     """The target's variable over time, dims ``(run, time)``."""
-    da = result[target.variable]
+    return variable_series(result, target.variable, target.element)
+
+
+def _run_values(result: xr.Dataset, target: Target, run: int,
+                cache: dict[str, np.ndarray]) -> np.ndarray:
+    """The target's values over time in one run, shape ``(time,)``."""
+    variable = result.variables[target.variable]  # a plain Variable: cheap to get
+    if target.variable not in cache:
+        cache[target.variable] = variable.transpose("run", "time", ...).values
+    values = cache[target.variable][run]
     if target.element is not None:
-        dim = next(d for d in da.dims if d not in ("run", "time"))
-        da = da.sel({dim: target.element})
-    return da
+        dim = next(d for d in variable.dims if d not in ("run", "time"))
+        values = values[:, result.indexes[dim].get_loc(target.element)]
+    return values
 
 
 def _first_year(times: np.ndarray, ok: np.ndarray) -> float:
@@ -174,6 +193,7 @@ def scorecard(result: xr.Dataset, targets: tuple[Target, ...] | None = None, *,
     """
     targets = load_targets() if targets is None else targets
     times = result["time"].values
+    arrays: dict[str, np.ndarray] = {}  # numpy views: xarray selection per target is slow
     rows = []
     for t in targets:
         scale = 100.0 if t.unit == "%" else 1.0
@@ -185,7 +205,7 @@ def scorecard(result: xr.Dataset, targets: tuple[Target, ...] | None = None, *,
             row.update(value=math.nan, reached=pd.NA, gap=math.nan, first_year=math.nan,
                        status="untracked" if not t.tracked else "not in results")
         else:
-            series = target_series(result, t).isel(run=run).values
+            series = _run_values(result, t, run, arrays)
             at = np.flatnonzero(np.isclose(times, t.year))
             value = float(series[at[0]]) if at.size else math.nan
             ok = bool(t.reached(value)) if at.size else False

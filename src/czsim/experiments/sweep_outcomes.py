@@ -29,7 +29,7 @@ import xarray as xr
 from czsim import paths
 from czsim.engines import model_info
 from czsim.errors import CzsimError, closest
-from czsim.targets import Target, load_targets
+from czsim.targets import Target, load_targets, variable_series
 
 MAIN = "industrial_scale"
 MAIN_VARIABLE = "Industrial scale"
@@ -153,15 +153,6 @@ def outcome_attrs(plan: OutcomePlan) -> dict[str, dict[str, str]]:
     return out
 
 
-def _series(result: xr.Dataset, spec: OutcomeSpec) -> xr.DataArray:
-    """The spec's variable over time, dims ``(run, time)``."""
-    da = result[spec.variable]
-    if spec.element is not None:
-        dim = next(d for d in da.dims if d not in ("run", "time"))
-        da = da.sel({dim: spec.element})
-    return da
-
-
 def reduce_outcomes(result: xr.Dataset, plan: OutcomePlan) -> dict[str, np.ndarray]:
     """Reduce a batch of runs to outcome arrays.
 
@@ -189,7 +180,7 @@ def reduce_outcomes(result: xr.Dataset, plan: OutcomePlan) -> dict[str, np.ndarr
         at = np.flatnonzero(np.isclose(times, spec.year))
         if not at.size:
             raise CzsimError(f"year {spec.year} not among the simulated times", key=spec.name)
-        values = _series(result, spec).isel(time=at[0]).values.astype(float)
+        values = variable_series(result, spec.variable, spec.element).isel(time=at[0]).values.astype(float)
         out[spec.name] = (spec.target.reached(values).astype(float) if spec.kind == "reached"
                           else values)
     return out

@@ -26,11 +26,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from SALib.analyze import morris as morris_analyze
-from SALib.sample import latin as latin_sample
-from SALib.sample import morris as morris_sample
-from SALib.sample import sobol as sobol_sample
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from czsim.errors import CzsimError, closest
 
@@ -138,10 +134,16 @@ def sample(problem: dict, method: str, n: int, seed: int) -> np.ndarray:
     d = problem["num_vars"]
     check_n(method, n, d)
     if method == "sobol":
+        from SALib.sample import sobol as sobol_sample  # SALib takes ~1 s to import: only here
+
         x = sobol_sample.sample(problem, n, calc_second_order=False, scramble=True, seed=seed)
     elif method == "morris":
+        from SALib.sample import morris as morris_sample
+
         x = morris_sample.sample(problem, n, num_levels=MORRIS_LEVELS, seed=seed)
     elif method == "lhs":
+        from SALib.sample import latin as latin_sample
+
         x = latin_sample.sample(problem, n, seed=seed)
     else:
         bounds = np.asarray(problem["bounds"], dtype=float)
@@ -161,7 +163,7 @@ def _src(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     resid = zy - zx @ coef
     sigma2 = float(resid @ resid) / dof
     cov = sigma2 * np.linalg.pinv(zx.T @ zx)
-    return coef, norm.ppf(0.5 + CONF_LEVEL / 2) * np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    return coef, ndtri(0.5 + CONF_LEVEL / 2) * np.sqrt(np.clip(np.diag(cov), 0.0, None))
 
 
 def sobol_indices(y: np.ndarray, num_vars: int, seed: int
@@ -222,7 +224,7 @@ def sobol_indices(y: np.ndarray, num_vars: int, seed: int
     # SALib reports a zero interval when the resampled rows do not vary at all.
     drawn = counts.any(axis=0)
     varies = np.ptp(np.concatenate([a[drawn], b[drawn]]), axis=0) != 0
-    z = norm.ppf(0.5 + CONF_LEVEL / 2)
+    z = ndtri(0.5 + CONF_LEVEL / 2)
     return {"S1": (s1, np.where(varies, z * s1_r.std(axis=0, ddof=1), 0.0)),
             "ST": (st, np.where(varies, z * st_r.std(axis=0, ddof=1), 0.0))}
 
@@ -234,6 +236,8 @@ def _indices_one(problem: dict, method: str, x: np.ndarray, y: np.ndarray,
     d = problem["num_vars"]
     nan = np.full(d, np.nan)
     if method == "morris":
+        from SALib.analyze import morris as morris_analyze
+
         r = morris_analyze.analyze(problem, x, y, num_resamples=RESAMPLES,
                                    conf_level=CONF_LEVEL, num_levels=MORRIS_LEVELS, seed=seed)
         return {"mu": (np.asarray(r["mu"]), nan), "mu_star": (np.asarray(r["mu_star"]),

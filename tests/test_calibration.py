@@ -15,6 +15,7 @@ from czsim.cli import main
 from czsim.errors import CzsimError, ParameterError
 from czsim.experiments.calibration import (
     DEFAULT_PARAMETERS,
+    MAX_CORRELATION,
     OBSERVATIONS_FILE,
     SOURCES_FILE,
     calibrate,
@@ -117,13 +118,31 @@ def test_theil_decomposition():
     assert stats["u_bias"] == pytest.approx((m.mean() - o.mean()) ** 2 / mse)
 
 
+def _correlated(covariance: pd.DataFrame) -> set[str]:
+    """Fitted parameters whose estimate correlates above MAX_CORRELATION with another's."""
+    cov = covariance.to_numpy()
+    sd = np.sqrt(np.diag(cov))
+    corr = np.abs(cov / np.outer(sd, sd))
+    np.fill_diagonal(corr, 0.0)
+    return {name for name, c in zip(covariance.index, corr.max(axis=1), strict=True)
+            if c > MAX_CORRELATION}
+
+
 def test_calibrated_scenario_carries_the_fitted_uncertainty(real, tmp_path):
     path = tmp_path / "calibrated.toml"
     path.write_text(real.scenario.to_toml(), encoding="utf-8")
     back = czsim.load_scenario(path)
     assert back.parent is None
+    correlated = _correlated(real.covariance)
+    # The 2022 growth of equipment and of the rest of industry are pinned down together by the
+    # observed 2022 total: independent draws over their marginal intervals would contradict it.
+    assert {"demand_growth_2022_equipment", "demand_growth_2022_other_industry"} <= correlated
+    assert "correlated" in back.description_en
     for r in real.estimates.itertuples():
         assert back.values[r.parameter] == pytest.approx(r.value, rel=1e-5)
+        if r.parameter in correlated:
+            assert r.parameter not in back.uncertain
+            continue
         low, high = back.uncertain[r.parameter]
         assert low == pytest.approx(r.low95, rel=1e-5, abs=1e-9)
         assert high == pytest.approx(r.high95, rel=1e-5, abs=1e-9)
@@ -221,6 +240,8 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert "model runs in" in shown and "manufacturing_va_ratio" in shown
     scenario = czsim.load_scenario(out)
     assert set(DEFAULT_PARAMETERS) <= set(scenario.values)
-    assert set(DEFAULT_PARAMETERS) <= set(scenario.uncertain)
+    left_out = scenario.description_en.partition("with another's: ")[2].rstrip(".").split(", ")
+    for name in DEFAULT_PARAMETERS:
+        assert (name in scenario.uncertain) != (name in left_out), name
     assert (tmp_path / "rep" / "report.html").is_file()
     czsim.run(scenario)  # the written scenario runs

@@ -17,6 +17,16 @@ from czsim.errors import ParameterError, closest
 from czsim.tomlfile import read_toml
 
 _VARIABLE = re.compile(r"^(?P<name>[^\[\]]+?)\s*(?:\[(?P<element>[^\[\]]+)\])?$")
+
+
+def split_variable(text: str) -> tuple[str, str | None] | None:
+    """Split ``"Variable[element]"`` into ``("Variable", "element")`` (element ``None`` for a
+    plain name); ``None`` when ``text`` is neither form."""
+    match = _VARIABLE.match(text)
+    if not match:
+        return None
+    element = match.group("element")
+    return match.group("name").strip(), element.strip() if element else None
 _REQUIRED = ("name", "variable", "default", "low", "high", "step", "units", "group", "kind",
              "label_zh", "label_en", "source")
 
@@ -127,8 +137,8 @@ def _parse(entry: dict, index: int, path: Path) -> Parameter:
     missing = [k for k in _REQUIRED if k not in entry]
     if missing:
         raise ParameterError(f"missing {', '.join(missing)}", file=path, key=key)
-    match = _VARIABLE.match(str(entry["variable"]))
-    if not match:
+    split = split_variable(str(entry["variable"]))
+    if split is None:
         raise ParameterError(f"cannot read variable {entry['variable']!r}", file=path, key=key)
     values = {}
     for k in ("default", "low", "high", "step"):
@@ -143,7 +153,7 @@ def _parse(entry: dict, index: int, path: Path) -> Parameter:
     if entry["kind"] not in ("lever", "assumption"):
         raise ParameterError("kind must be 'lever' or 'assumption'", file=path, key=entry["name"])
     return Parameter(
-        name=entry["name"], variable=match.group("name").strip(), element=match.group("element"),
+        name=entry["name"], variable=split[0], element=split[1],
         **values, units=entry["units"], group=entry["group"], kind=entry["kind"],
         label_zh=entry["label_zh"], label_en=entry["label_en"], source=entry["source"])
 

@@ -6,7 +6,6 @@ Pure computation: takes a results ``xarray.Dataset`` and returns a ``pandas.Data
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -17,10 +16,10 @@ import xarray as xr
 
 from czsim import paths
 from czsim.errors import CzsimError
+from czsim.parameters import split_variable
 from czsim.tomlfile import read_toml
 
 COMPARATORS = (">=", ">", "<=", "approx")
-_VARIABLE = re.compile(r"^(?P<name>[^\[\]]+?)\s*(?:\[(?P<element>[^\[\]]+)\])?$")
 
 GROUP_LABELS: dict[str, tuple[str, str]] = {
     "scale": ("规模效益", "Scale"),
@@ -106,10 +105,10 @@ def _parse(entry: dict, path: Path) -> Target:
     tracked = entry.get("tracked", True)
     variable = element = None
     if tracked:
-        match = _VARIABLE.match(entry.get("variable", ""))
-        if not match:
+        split = split_variable(entry.get("variable", ""))
+        if split is None:
             raise CzsimError("a tracked target needs a variable", file=path, key=tid)
-        variable, element = match.group("name").strip(), match.group("element")
+        variable, element = split
     return Target(
         id=tid, label_zh=entry["label_zh"], label_en=entry["label_en"],
         section=str(entry.get("section", "")), group=entry.get("group", ""),

@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -75,7 +74,7 @@ from scipy.optimize import least_squares
 from czsim import api, paths
 from czsim.engines import model_info
 from czsim.errors import CzsimError, ModelError, ParameterError, closest
-from czsim.parameters import Parameter, load_parameters
+from czsim.parameters import Parameter, load_parameters, split_variable
 from czsim.scenarios import Scenario, default_scenario
 
 DATA_DIR = paths.ROOT / "model" / "data"
@@ -127,7 +126,6 @@ FD_STEP = 1e-5
 IDENTIFIED_TOLERANCE = 1e-6
 Z95 = 1.959963984540054
 
-_VARIABLE = re.compile(r"^(?P<name>[^\[\]]+?)\s*(?:\[(?P<element>[^\[\]]+)\])?$")
 
 
 # ----------------------------------------------------------------------------- observations
@@ -254,11 +252,11 @@ def _number(raw: object, fail: Callable[[str, str], CzsimError], column: str) ->
 
 def _check_variable(text: str, info, fail: Callable[[str, str], CzsimError]) -> tuple[str, str]:
     """Split ``Variable[element]`` and check both against the model."""
-    match = _VARIABLE.match(text)
-    if not match:
+    split = split_variable(text)
+    if split is None:
         raise fail(f"cannot read variable '{text}' (expected 'Name' or 'Name[element]')",
                    "variable")
-    name, element = match.group("name").strip(), (match.group("element") or "").strip()
+    name, element = split[0], split[1] or ""
     try:
         var = info.lookup(name)
     except ModelError:
@@ -533,9 +531,9 @@ def resolve_parameters(names: Sequence[str] | None, scenario: Scenario) -> list[
         try:
             p = table.resolve(name)
         except ParameterError:
-            match = _VARIABLE.match(name)
+            split = split_variable(name)
             try:
-                var = info.lookup(match.group("name").strip()) if match else None
+                var = info.lookup(split[0]) if split else None
             except ModelError:
                 var = None
             if var is not None:

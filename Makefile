@@ -21,10 +21,12 @@ app: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench app.py
+	$(VENV)/bin/ruff format --check src tests bench app.py
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench app.py
+	$(VENV)/bin/ruff format --check src tests bench app.py
 
 bench: $(STAMP)
 	$(PY) bench/engines.py

@@ -55,17 +55,20 @@ def measure(repeats: int) -> dict[str, list[tuple[float, float]]]:
     at = AppTest.from_file(str(APP), default_timeout=300)
     at.run()  # compiles the model and fills the baseline's cache
     at.run()
-    out: dict[str, list[tuple[float, float]]] = {"baseline (no change)": [], "single run": [],
-                                   "uncertainty bands": []}
+    out: dict[str, list[tuple[float, float]]] = {
+        "baseline (no change)": [],
+        "single run": [],
+        "uncertainty bands": [],
+    }
     for _ in range(repeats):
         out["baseline (no change)"].append(_timed(at, lambda a: None))
     for value in _slider_values(repeats, 0.100):
-        out["single run"].append(
-            _timed(at, lambda a, v=value: a.slider(key=SLIDER).set_value(v)))
+        out["single run"].append(_timed(at, lambda a, v=value: a.slider(key=SLIDER).set_value(v)))
     at.sidebar.radio(key="page").set_value("uncertainty").run()
     for value in _slider_values(repeats, 0.180):
         out["uncertainty bands"].append(
-            _timed(at, lambda a, v=value: a.slider(key=SLIDER).set_value(v)))
+            _timed(at, lambda a, v=value: a.slider(key=SLIDER).set_value(v))
+        )
     return out
 
 
@@ -74,16 +77,21 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=7, help="reruns per figure (default 7)")
     args = parser.parse_args()
     figures = measure(args.repeats)
-    print(f"App latency (AppTest), median of {args.repeats} reruns, milliseconds; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"App latency (AppTest), median of {args.repeats} reruns, milliseconds; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     print(f"  {'':<22} {'wall':>7} {'(min-max)':>13} {'CPU':>7}")
     for name, times in figures.items():
         wall = [w for w, _ in times]
         cpu = statistics.median(c for _, c in times)
         median = statistics.median(wall)
         goal = GOALS.get(name)
-        verdict = "" if goal is None else (
-            f"  goal < {goal * 1000:.0f}: {'met' if median < goal else 'MISSED'}")
+        verdict = (
+            ""
+            if goal is None
+            else (f"  goal < {goal * 1000:.0f}: {'met' if median < goal else 'MISSED'}")
+        )
         span = f"({min(wall) * 1000:.0f}-{max(wall) * 1000:.0f})"
         print(f"  {name:<22} {median * 1000:7.0f} {span:>13} {cpu * 1000:7.0f}{verdict}")
     return 0

@@ -39,20 +39,21 @@ def synthetic_model(folder: Path) -> tuple[Path, list[tuple[str, float, float]]]
     """Write a model of the real model's size; return its path and (name, low, high)s."""
     clusters = [f"c{i}" for i in range(11)]
     counters = [f"k{i}" for i in range(49)]
-    lines = ["{UTF-8}",
-             f"Cluster: {', '.join(clusters)} ~ ~ |",
-             "Group: g1, g2, g3 ~ ~ |",
-             f"Counter: {', '.join(counters)} ~ ~ |",
-             "Group weight[Group, Cluster] = " + "; ".join(
-                 ", ".join(f"{(i * 7 + j) % 5 / 4:.2f}" for j in range(11)) for i in range(3))
-             + "; ~ Dmnl ~ |",
-             "Effect table([(0,0)-(3,2)],(0,0.5),(1,1),(2,1.4),(3,1.6)) ~ Dmnl ~ |",
-             "Counter base[Counter] = " + ", ".join(str(1 + i % 7) for i in range(49))
-             + " ~ Dmnl ~ |",
-             "Counter level[Counter] = INTEG(Counter base[Counter] * Counter rate, "
-             "Counter base[Counter]) ~ Dmnl ~ |",
-             "Counter rate = 0.02 ~ 1/Year ~ |",
-             "Counter total = SUM(Counter level[Counter!]) ~ Dmnl ~ |"]
+    lines = [
+        "{UTF-8}",
+        f"Cluster: {', '.join(clusters)} ~ ~ |",
+        "Group: g1, g2, g3 ~ ~ |",
+        f"Counter: {', '.join(counters)} ~ ~ |",
+        "Group weight[Group, Cluster] = "
+        + "; ".join(", ".join(f"{(i * 7 + j) % 5 / 4:.2f}" for j in range(11)) for i in range(3))
+        + "; ~ Dmnl ~ |",
+        "Effect table([(0,0)-(3,2)],(0,0.5),(1,1),(2,1.4),(3,1.6)) ~ Dmnl ~ |",
+        "Counter base[Counter] = " + ", ".join(str(1 + i % 7) for i in range(49)) + " ~ Dmnl ~ |",
+        "Counter level[Counter] = INTEG(Counter base[Counter] * Counter rate, "
+        "Counter base[Counter]) ~ Dmnl ~ |",
+        "Counter rate = 0.02 ~ 1/Year ~ |",
+        "Counter total = SUM(Counter level[Counter!]) ~ Dmnl ~ |",
+    ]
     params = [("Counter rate", 0.0, 0.05)]
     for n in range(12):
         lines += [
@@ -67,14 +68,17 @@ def synthetic_model(folder: Path) -> tuple[Path, list[tuple[str, float, float]]]
             f"Capacity {n}[Cluster!]) ~ Dmnl ~ |",
             f"Capped {n}[Cluster] = IF THEN ELSE(Capacity {n}[Cluster] > 150, 150, "
             f"MAX(0, Capacity {n}[Cluster])) ~ Dmnl ~ |",
-            f"Share {n}[Cluster] = XIDZ(Capacity {n}[Cluster], Capacity total {n}, 0) "
-            "~ Dmnl ~ |",
+            f"Share {n}[Cluster] = XIDZ(Capacity {n}[Cluster], Capacity total {n}, 0) ~ Dmnl ~ |",
             f"Initial total {n} = INITIAL(Capacity total {n}) ~ Dmnl ~ |",
             f"Index {n} = Capacity total {n} / Initial total {n} ~ Dmnl ~ |",
         ]
         params += [(f"Growth {n}[{c}]", 0.0, 0.1) for c in clusters[:2]]
-    lines += ["INITIAL TIME = 2021 ~ Year ~ |", "FINAL TIME = 2030 ~ Year ~ |",
-              "TIME STEP = 0.25 ~ Year ~ |", "SAVEPER = 1 ~ Year ~ |"]
+    lines += [
+        "INITIAL TIME = 2021 ~ Year ~ |",
+        "FINAL TIME = 2030 ~ Year ~ |",
+        "TIME STEP = 0.25 ~ Year ~ |",
+        "SAVEPER = 1 ~ Year ~ |",
+    ]
     path = folder / "synthetic.mdl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path, params
@@ -113,32 +117,40 @@ def bench(tmp: Path, n: int, pysd_runs: int) -> None:
     info = model_info(path)
     n_vars = sum(v.type != "lookup" for v in info.variables.values())
     n_values = sum(int(np.prod(v.shape)) for v in info.variables.values() if v.type != "lookup")
-    print(f"model: {path.relative_to(REPO) if path.is_relative_to(REPO) else path.name} "
-          f"({n_vars} variables, {n_values} values per saved time, "
-          f"{len(params)} varied parameters)")
+    print(
+        f"model: {path.relative_to(REPO) if path.is_relative_to(REPO) else path.name} "
+        f"({n_vars} variables, {n_values} values per saved time, "
+        f"{len(params)} varied parameters)"
+    )
 
     t = time.perf_counter()
     translated_model(str(info.path), info.sha256)
     print(f"PySD one-off translation:           {time.perf_counter() - t:8.3f} s")
     pysd, pysd_cpu = timed(lambda: run(path, engine="pysd"), pysd_runs)
-    print(f"PySD per run (median of {pysd_runs}, fresh load + run + reshape): "
-          f"{pysd:8.3f} s wall, {pysd_cpu:.3f} s CPU")
+    print(
+        f"PySD per run (median of {pysd_runs}, fresh load + run + reshape): "
+        f"{pysd:8.3f} s wall, {pysd_cpu:.3f} s CPU"
+    )
 
     t = time.perf_counter()
     run(path)
     print(f"ensemble first call (incl. compile): {time.perf_counter() - t:8.3f} s")
     one, one_cpu = timed(lambda: run(path), 30)
-    print(f"ensemble one run (median of 30):     {one * 1e3:8.2f} ms wall, "
-          f"{one_cpu * 1e3:.2f} ms CPU; speed-up vs PySD {pysd / one:.0f}x wall, "
-          f"{pysd_cpu / one_cpu:.0f}x CPU  (goal >= 100x)")
+    print(
+        f"ensemble one run (median of 30):     {one * 1e3:8.2f} ms wall, "
+        f"{one_cpu * 1e3:.2f} ms CPU; speed-up vs PySD {pysd / one:.0f}x wall, "
+        f"{pysd_cpu / one_cpu:.0f}x CPU  (goal >= 100x)"
+    )
 
     rng = np.random.default_rng(0)
     constants = {name: rng.uniform(lo, hi, size=n) for name, lo, hi in params}
     run(path, n_runs=2, constants={k: v[:2] for k, v in constants.items()})  # compile
     big, big_cpu = timed(lambda: run(path, n_runs=n, constants=constants), 3)
-    print(f"ensemble {n} runs (median of 3):  {big:8.3f} s wall, {big_cpu:.3f} s CPU  "
-          f"({n / big:,.0f} runs/s wall; speed-up vs {n} PySD runs {pysd * n / big:,.0f}x)"
-          "  (goal < 2 s)")
+    print(
+        f"ensemble {n} runs (median of 3):  {big:8.3f} s wall, {big_cpu:.3f} s CPU  "
+        f"({n / big:,.0f} runs/s wall; speed-up vs {n} PySD runs {pysd * n / big:,.0f}x)"
+        "  (goal < 2 s)"
+    )
 
     maxrss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tracemalloc.start()
@@ -148,9 +160,11 @@ def bench(tmp: Path, n: int, pysd_runs: int) -> None:
     maxrss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # nbytes counts time-invariant variables, returned as broadcast views, at full size
     out_mb = sum(v.nbytes for v in ds.data_vars.values()) / 2**20
-    print(f"peak memory of the {n}-run call: tracemalloc peak {peak / 2**20:.1f} MiB "
-          f"(numpy buffers included; result's nominal size {out_mb:.1f} MiB); "
-          f"process maxrss grew by {(maxrss1 - maxrss0) / 1024:.1f} MiB  (goal < 2 GiB)")
+    print(
+        f"peak memory of the {n}-run call: tracemalloc peak {peak / 2**20:.1f} MiB "
+        f"(numpy buffers included; result's nominal size {out_mb:.1f} MiB); "
+        f"process maxrss grew by {(maxrss1 - maxrss0) / 1024:.1f} MiB  (goal < 2 GiB)"
+    )
 
 
 if __name__ == "__main__":

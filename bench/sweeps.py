@@ -35,8 +35,16 @@ def one(scenario: str, n: int, out: Path, workers: int | None) -> None:
     imported = time.perf_counter()
     result = sweep(scenario, method="sobol", n=n, out=out, workers=workers)
     done = time.perf_counter()
-    print(json.dumps({"import": imported - START, "sweep": done - imported,
-                      **result.manifest, "num_params": len(result.problem["names"])}))
+    print(
+        json.dumps(
+            {
+                "import": imported - START,
+                "sweep": done - imported,
+                **result.manifest,
+                "num_params": len(result.problem["names"]),
+            }
+        )
+    )
 
 
 def cold(scenario: str, n: int, out: Path, workers: int | None) -> dict:
@@ -84,31 +92,41 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, workers in (("in-process", None), ("LocalCluster, 2 workers", 2)):
             out = Path(tmp) / name.split(",")[0]
-            rows.append((name, cold(args.scenario, args.n, out, workers),
-                         xr.load_dataset(out / "sweep.nc")))
+            rows.append(
+                (name, cold(args.scenario, args.n, out, workers), xr.load_dataset(out / "sweep.nc"))
+            )
     (_, first, local), (_, _, dask) = rows
-    differ = [v for v in local.data_vars
-              if not np.array_equal(local[v].values, dask[v].values)]
+    differ = [v for v in local.data_vars if not np.array_equal(local[v].values, dask[v].values)]
     per_run = pysd_seconds_per_run(args.scenario, args.pysd_runs)
     runs = first["runs"]
 
-    print(f"Sobol sweep of '{args.scenario}': {first['num_params']} parameters, N = {args.n}, "
-          f"{runs:,} runs, {len(first['identity']['outcomes'])} outcomes analysed; each "
-          "configuration cold in a fresh process")
-    print(f"{'executor':<25}{'import s':>9}{'sweep s':>9}{'total s':>9}{'runs/s':>9}"
-          f"{'simulate s':>12}{'sim runs/s':>12}{'analyse s':>11}{'write s':>9}")
+    print(
+        f"Sobol sweep of '{args.scenario}': {first['num_params']} parameters, N = {args.n}, "
+        f"{runs:,} runs, {len(first['identity']['outcomes'])} outcomes analysed; each "
+        "configuration cold in a fresh process"
+    )
+    print(
+        f"{'executor':<25}{'import s':>9}{'sweep s':>9}{'total s':>9}{'runs/s':>9}"
+        f"{'simulate s':>12}{'sim runs/s':>12}{'analyse s':>11}{'write s':>9}"
+    )
     for name, m, _ in rows:
         t = m["timing"]
         total = m["import"] + m["sweep"]
-        print(f"{name:<25}{m['import']:>9.2f}{m['sweep']:>9.2f}{total:>9.2f}"
-              f"{runs / m['sweep']:>9,.0f}{t['simulate']:>12.2f}{runs / t['simulate']:>12,.0f}"
-              f"{t['analyse']:>11.2f}{t['write']:>9.2f}")
+        print(
+            f"{name:<25}{m['import']:>9.2f}{m['sweep']:>9.2f}{total:>9.2f}"
+            f"{runs / m['sweep']:>9,.0f}{t['simulate']:>12.2f}{runs / t['simulate']:>12,.0f}"
+            f"{t['analyse']:>11.2f}{t['write']:>9.2f}"
+        )
     median = statistics.median(per_run)
-    print(f"{'PySD (estimated)':<25}{'':>9}{median * runs:>9,.0f}{'':>9}{1 / median:>9,.2f}"
-          f"   ({args.pysd_runs} runs measured: {', '.join(f'{s:.2f}' for s in per_run)} s)")
+    print(
+        f"{'PySD (estimated)':<25}{'':>9}{median * runs:>9,.0f}{'':>9}{1 / median:>9,.2f}"
+        f"   ({args.pysd_runs} runs measured: {', '.join(f'{s:.2f}' for s in per_run)} s)"
+    )
     print(f"speed-up of the in-process sweep over PySD: {median * runs / first['sweep']:,.0f}x")
-    print("in-process and LocalCluster results identical: "
-          + ("yes" if not differ else f"NO, {len(differ)} variables differ, e.g. {differ[:3]}"))
+    print(
+        "in-process and LocalCluster results identical: "
+        + ("yes" if not differ else f"NO, {len(differ)} variables differ, e.g. {differ[:3]}")
+    )
 
 
 if __name__ == "__main__":

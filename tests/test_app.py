@@ -58,8 +58,11 @@ def _open(at: AppTest, *groups: str) -> AppTest:
 
 
 def _summary(at: AppTest) -> str:
-    return next(m.value for m in at.markdown if m.value.startswith(("共 ", "There are"))
-                or " targets: " in m.value)
+    return next(
+        m.value
+        for m in at.markdown
+        if m.value.startswith(("共 ", "There are")) or " targets: " in m.value
+    )
 
 
 def _scorecard_row(at: AppTest, target_id: str) -> pd.Series:
@@ -73,8 +76,10 @@ def _scorecard_row(at: AppTest, target_id: str) -> pd.Series:
 @pytest.mark.parametrize("page", PAGE_NAMES)
 def test_every_page_renders(app: AppTest, page: str, lang: str) -> None:
     if page == "model" and not HAS_DOCS:
-        pytest.skip("czsim.docs (element_table, diagram_dot) is not in this tree yet; "
-                    "the Model page is built on it")
+        pytest.skip(
+            "czsim.docs (element_table, diagram_dot) is not in this tree yet; "
+            "the Model page is built on it"
+        )
     app.sidebar.radio(key="lang").set_value(lang).run()
     _goto(app, page)
     assert app.title[0].value == t("title", lang)
@@ -113,7 +118,8 @@ def test_overview_shows_scale_against_target_and_baseline(app: AppTest) -> None:
 def test_every_parameter_has_a_slider_with_units_and_help(app: AppTest) -> None:
     table = load_parameters()
     assert {s.key for s in app.sidebar.slider} == {
-        f"p:{p.name}" for p in table.groups()["investment"]}  # the first group starts open
+        f"p:{p.name}" for p in table.groups()["investment"]
+    }  # the first group starts open
     _open(app, *table.groups())
     sliders = {s.key: s for s in app.sidebar.slider}
     assert set(sliders) == {f"p:{name}" for name in table}
@@ -161,8 +167,9 @@ def test_compare_two_scenarios(app: AppTest) -> None:
     assert app.info[0].value == t("compare_need_two", "zh")
 
 
-def test_bad_upload_shows_the_cli_error_and_keeps_state(app: AppTest, tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture) -> None:
+def test_bad_upload_shows_the_cli_error_and_keeps_state(
+    app: AppTest, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     _open(app, "finance")
     app.slider(key="p:financing_intensity").set_value(0.3).run()
     app.file_uploader(key="uploader").set_value(("bad.toml", BAD_TOML, "application/toml")).run()
@@ -278,8 +285,11 @@ def test_exports_read_back() -> None:
     result = czsim.run("plan")
     frame = pd.read_csv(io.BytesIO(logic.results_csv(result)))
     assert "Industrial scale" in frame.columns and len(frame) == result.sizes["time"]
-    sheets = pd.read_excel(io.BytesIO(logic.results_xlsx(result, czsim.scorecard(result))),
-                           sheet_name=None, engine="openpyxl")
+    sheets = pd.read_excel(
+        io.BytesIO(logic.results_xlsx(result, czsim.scorecard(result))),
+        sheet_name=None,
+        engine="openpyxl",
+    )
     assert set(sheets) == {"results", "scorecard"}
 
 
@@ -335,10 +345,22 @@ def test_every_string_has_both_languages() -> None:
 
 
 def test_charts_are_pure_altair() -> None:
-    frame = pd.DataFrame({"year": [2021, 2022] * 2, "value": [1.0, 2.0, 1.5, 2.5],
-                          "series": ["当前", "当前", "基准", "基准"]})
-    chart = charts.scenario_lines(frame, x_title="年份", y_title="亿元", series_title="情景",
-                                  dashed=["基准"], target=2.0, target_label="目标")
+    frame = pd.DataFrame(
+        {
+            "year": [2021, 2022] * 2,
+            "value": [1.0, 2.0, 1.5, 2.5],
+            "series": ["当前", "当前", "基准", "基准"],
+        }
+    )
+    chart = charts.scenario_lines(
+        frame,
+        x_title="年份",
+        y_title="亿元",
+        series_title="情景",
+        dashed=["基准"],
+        target=2.0,
+        target_label="目标",
+    )
     assert isinstance(chart, alt.TopLevelMixin)
     spec = chart.to_dict()
     assert spec["config"]["font"] == charts.FONT and "Noto Sans CJK SC" in charts.FONT
@@ -346,12 +368,19 @@ def test_charts_are_pure_altair() -> None:
     assert {"target": 2.0, "label": "目标"} in rows  # the target line and its label
 
 
-@pytest.mark.parametrize(("step", "expected"), [(0.005, "%.3f"), (0.25, "%.2f"), (250, "%.0f"),
-                                                (0.07, "%.2f"), (1.0, "%.0f")])
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [(0.005, "%.3f"), (0.25, "%.2f"), (250, "%.0f"), (0.07, "%.2f"), (1.0, "%.0f")],
+)
 def test_slider_format_follows_step(step: float, expected: str) -> None:
     assert logic.step_format(step) == expected
 
 
 def test_format_number() -> None:
-    assert [logic.format_number(v) for v in (25101.4, 47.23, 2.481, float("nan"), None)] == \
-        ["25,101", "47.2", "2.48", "", ""]
+    assert [logic.format_number(v) for v in (25101.4, 47.23, 2.481, float("nan"), None)] == [
+        "25,101",
+        "47.2",
+        "2.48",
+        "",
+        "",
+    ]

@@ -91,8 +91,12 @@ def test_fit_on_real_observations_is_reproducible_fast_and_improves(real):
     assert list(real.estimates["parameter"]) == list(DEFAULT_PARAMETERS)
     # The fit is at least as good as the hand calibration it starts from.
     res = real.residuals
-    before = np.sum(((res["initial_model"] - res["observed"]) / res["sigma"]).where(
-        ~((res["bound"] == "lower") & (res["initial_model"] >= res["observed"])), 0.0) ** 2)
+    before = np.sum(
+        ((res["initial_model"] - res["observed"]) / res["sigma"]).where(
+            ~((res["bound"] == "lower") & (res["initial_model"] >= res["observed"])), 0.0
+        )
+        ** 2
+    )
     assert np.sum(res["weighted"] ** 2) <= before
     est = real.estimates
     assert (est["low95"] <= est["value"]).all() and (est["value"] <= est["high95"]).all()
@@ -111,8 +115,9 @@ def test_theil_decomposition():
     m, o = np.array([1.0, 2.0, 4.0]), np.array([1.5, 2.0, 3.0])
     stats = theil(m, o)
     mse = np.mean((m - o) ** 2)
-    assert stats["theil_u"] == pytest.approx(np.sqrt(mse) / (np.sqrt(np.mean(m ** 2))
-                                                             + np.sqrt(np.mean(o ** 2))))
+    assert stats["theil_u"] == pytest.approx(
+        np.sqrt(mse) / (np.sqrt(np.mean(m**2)) + np.sqrt(np.mean(o**2)))
+    )
     assert stats["u_bias"] + stats["u_variance"] + stats["u_covariance"] == pytest.approx(1.0)
     assert stats["u_bias"] == pytest.approx((m.mean() - o.mean()) ** 2 / mse)
 
@@ -123,8 +128,11 @@ def _correlated(covariance: pd.DataFrame) -> set[str]:
     sd = np.sqrt(np.diag(cov))
     corr = np.abs(cov / np.outer(sd, sd))
     np.fill_diagonal(corr, 0.0)
-    return {name for name, c in zip(covariance.index, corr.max(axis=1), strict=True)
-            if c > MAX_CORRELATION}
+    return {
+        name
+        for name, c in zip(covariance.index, corr.max(axis=1), strict=True)
+        if c > MAX_CORRELATION
+    }
 
 
 def test_calibrated_scenario_carries_the_fitted_uncertainty(real, tmp_path):
@@ -186,17 +194,23 @@ def write_obs(tmp_path, **changes) -> tuple:
     return path, frame.loc[0, "id"]
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"variable": "Industrial scal"}, r"unknown model variable 'Industrial scal' \(did you mean "
-                                      r"'Industrial scale'\?\)"),
-    ({"variable": "Cluster output[steal]"}, r"'steal' is not an element of Cluster"),
-    ({"year": "2019"}, r"year 2019 is outside the model's time 2021-2030"),
-    ({"year": "2031"}, r"year 2031 is outside the model's time 2021-2030"),
-    ({"kind": "growth", "year": "2021"}, r"a growth in 2021 needs the model's 2020 value"),
-    ({"sigma": "0"}, r"sigma must be positive"),
-    ({"kind": "levle"}, r"unknown kind 'levle' \(did you mean 'level'\?\)"),
-    ({"source": "nowhere"}, r"unknown source 'nowhere'"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"variable": "Industrial scal"},
+            r"unknown model variable 'Industrial scal' \(did you mean "
+            r"'Industrial scale'\?\)",
+        ),
+        ({"variable": "Cluster output[steal]"}, r"'steal' is not an element of Cluster"),
+        ({"year": "2019"}, r"year 2019 is outside the model's time 2021-2030"),
+        ({"year": "2031"}, r"year 2031 is outside the model's time 2021-2030"),
+        ({"kind": "growth", "year": "2021"}, r"a growth in 2021 needs the model's 2020 value"),
+        ({"sigma": "0"}, r"sigma must be positive"),
+        ({"kind": "levle"}, r"unknown kind 'levle' \(did you mean 'level'\?\)"),
+        ({"source": "nowhere"}, r"unknown source 'nowhere'"),
+    ],
+)
 def test_bad_observation_names_file_row_and_key(tmp_path, changes, message):
     path, oid = write_obs(tmp_path, **changes)
     column = list(changes)[-1]  # the key named is the column found wrong
@@ -207,12 +221,21 @@ def test_bad_observation_names_file_row_and_key(tmp_path, changes, message):
     assert "\n" not in text
 
 
-@pytest.mark.parametrize(("params", "message"), [
-    (["capital_productivty"], r"\[capital_productivty\]: unknown parameter 'capital_productivty' "
-                              r"\(did you mean 'capital_productivity'\?\)"),
-    (["Initial tech retrofit share"], r"\[Initial tech retrofit share\]: 'Initial tech retrofit "
-                                      r"share' is a model variable with no bounds"),
-])
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            ["capital_productivty"],
+            r"\[capital_productivty\]: unknown parameter 'capital_productivty' "
+            r"\(did you mean 'capital_productivity'\?\)",
+        ),
+        (
+            ["Initial tech retrofit share"],
+            r"\[Initial tech retrofit share\]: 'Initial tech retrofit "
+            r"share' is a model variable with no bounds",
+        ),
+    ],
+)
 def test_bad_parameter_is_one_line(params, message):
     with pytest.raises(ParameterError, match=message) as info:
         calibrate(params)
@@ -226,20 +249,24 @@ def test_bad_holdout_year():
 
 def test_cli_bad_input_exits_2(tmp_path, capsys):
     path, _ = write_obs(tmp_path, variable="Nonsense")
-    assert main(["calibrate", "--observations", str(path),
-                 "--write-scenario", str(tmp_path / "x.toml")]) == 2
+    assert (
+        main(
+            ["calibrate", "--observations", str(path), "--write-scenario", str(tmp_path / "x.toml")]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.startswith("czsim: error: ") and "unknown model variable 'Nonsense'" in err
     assert len(err.splitlines()) == 1
-    assert main(["calibrate", "--params", "nope", "--write-scenario",
-                 str(tmp_path / "x.toml")]) == 2
+    assert (
+        main(["calibrate", "--params", "nope", "--write-scenario", str(tmp_path / "x.toml")]) == 2
+    )
     assert not (tmp_path / "x.toml").exists()
 
 
 def test_cli_end_to_end(tmp_path, capsys):
     out = tmp_path / "cal.toml"
-    assert main(["calibrate", "--report", str(tmp_path / "rep"), "--write-scenario",
-                 str(out)]) == 0
+    assert main(["calibrate", "--report", str(tmp_path / "rep"), "--write-scenario", str(out)]) == 0
     shown = capsys.readouterr().out
     assert "model runs in" in shown and "manufacturing_va_ratio" in shown
     scenario = czsim.load_scenario(out)

@@ -10,8 +10,7 @@ import pytest
 import czsim
 from czsim.cli import main
 
-CLUSTER_TARGETS = [t for t in czsim.load_targets()
-                   if t.tracked and t.variable == "Cluster output"]
+CLUSTER_TARGETS = [t for t in czsim.load_targets() if t.tracked and t.variable == "Cluster output"]
 
 
 @pytest.mark.parametrize("name", czsim.list_scenarios())
@@ -70,8 +69,12 @@ def test_unknown_output_format_exit_2(tmp_path, capsys):
 def test_console_script_runs_as_a_process(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[parameters]\nrd_intensity = 5\n", encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "czsim.cli", "run", str(bad)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "czsim.cli", "run", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
     assert "outside the allowed range" in proc.stderr

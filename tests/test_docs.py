@@ -20,7 +20,8 @@ MODEL = paths.MODEL_FILE
 
 needs_dot = pytest.mark.skipif(
     shutil.which("dot") is None and not os.environ.get("CZSIM_REQUIRE_BROWSER"),
-    reason="Graphviz's dot is not installed (CI installs it and sets CZSIM_REQUIRE_BROWSER)")
+    reason="Graphviz's dot is not installed (CI installs it and sets CZSIM_REQUIRE_BROWSER)",
+)
 
 
 def pysd_names() -> tuple[set[str], set[str]]:
@@ -66,13 +67,22 @@ def test_every_variable_has_units_comment_and_equation(table):
 
 
 def test_sectors_are_the_group_headers(table):
-    headers = re.findall(r"^\*+\s*\n\s*\.(.+?)\s*$", MODEL.read_text(encoding="utf-8"),
-                         re.MULTILINE)
+    headers = re.findall(
+        r"^\*+\s*\n\s*\.(.+?)\s*$", MODEL.read_text(encoding="utf-8"), re.MULTILINE
+    )
     assert set(table["sector"]) <= set(headers)
     # the first header is the model's title: only the subscript ranges sit under it
     assert set(table.loc[table["sector"] == headers[0], "type"]) == {"subscript range"}
-    for sector in ("Cluster output", "Investment and capital", "Firm cultivation",
-                   "Innovation", "Green", "Macro", "Policy counters", "Control"):
+    for sector in (
+        "Cluster output",
+        "Investment and capital",
+        "Firm cultivation",
+        "Innovation",
+        "Green",
+        "Macro",
+        "Policy counters",
+        "Control",
+    ):
         assert sector in set(table["sector"])
     assert table.set_index("name").loc["Capital", "sector"] == "Investment and capital"
 
@@ -80,7 +90,8 @@ def test_sectors_are_the_group_headers(table):
 def test_equation_and_source_kind_as_written(table):
     row = table.set_index("name")
     assert row.loc["Capital", "equation"] == (
-        "INTEG ( Cluster investment[Cluster] - Depreciation[Cluster], Initial capital[Cluster])")
+        "INTEG ( Cluster investment[Cluster] - Depreciation[Cluster], Initial capital[Cluster])"
+    )
     assert row.loc["Industrial investment growth", "source_kind"] == "data"
     assert row.loc["Initial industrial investment", "source_kind"] == "derived"
     assert row.loc["Depreciation rate", "source_kind"] == "assumption"
@@ -106,8 +117,13 @@ def test_dependency_graph_distinguishes_flows():
 
 def test_feedback_loops_are_closed_paths_of_live_links():
     edges = docs.dependency_graph()
-    live = set(zip(edges.loc[edges["kind"] != "init", "source"],
-                   edges.loc[edges["kind"] != "init", "target"], strict=True))
+    live = set(
+        zip(
+            edges.loc[edges["kind"] != "init", "source"],
+            edges.loc[edges["kind"] != "init", "target"],
+            strict=True,
+        )
+    )
     loops = docs.feedback_loops()
     assert {lp.id for lp in loops} >= {"R1", "R2", "B1", "B2", "B3"}
     for lp in loops:
@@ -118,7 +134,9 @@ def test_feedback_loops_are_closed_paths_of_live_links():
 
 def test_broken_loop_is_reported(tmp_path):
     original = MODEL.read_text(encoding="utf-8")
-    text = original.replace("RD intensity * Industrial scale", "RD intensity * Total initial output")
+    text = original.replace(
+        "RD intensity * Industrial scale", "RD intensity * Total initial output"
+    )
     assert text != original
     edited = tmp_path / "edited.mdl"
     edited.write_text(text, encoding="utf-8")
@@ -195,5 +213,5 @@ def test_committed_docs_are_up_to_date(tmp_path):
     # the committed file embeds the diagrams, which a run without dot may not have
     strip = re.compile(r"^!\[.*\]\(.*\)\n\n", re.MULTILINE)
     assert strip.sub("", committed.read_text(encoding="utf-8")) == strip.sub(
-        "", (tmp_path / "model.md").read_text(encoding="utf-8")), \
-        "docs/ is stale: run `czsim doc`"
+        "", (tmp_path / "model.md").read_text(encoding="utf-8")
+    ), "docs/ is stale: run `czsim doc`"

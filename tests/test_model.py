@@ -12,7 +12,7 @@ from czsim.engines import model_info
 
 # (variable, 2021 value given to the model, source)
 GIVEN_2021 = [
-    ("Industrial scale", 17000.0),          # 工业开票销售 2021 (derived from 2022 at +17.5%)
+    ("Industrial scale", 17000.0),  # 工业开票销售 2021 (derived from 2022 at +17.5%)
     ("High tech enterprises", 2915.0),
     ("National little giants", 28.0),
     ("Single champions", 24.0),
@@ -54,7 +54,8 @@ def test_reproduces_2021_values(scenario_results, variable, expected):
 @pytest.mark.parametrize("variable, observed, tolerance, note", KNOWN_2022)
 def test_reproduces_known_2022_figures(scenario_results, variable, observed, tolerance, note):
     assert value(scenario_results["baseline"], variable, 2022) == pytest.approx(
-        observed, rel=tolerance), note
+        observed, rel=tolerance
+    ), note
 
 
 def test_history_does_not_depend_on_the_scenario(scenario_results):
@@ -90,8 +91,10 @@ def test_converges_when_time_step_is_halved(scenario):
     """Halving the quarter-year step changes 2025 industrial scale by less than 0.5% (measured:
     0.09% baseline, 0.01% plan), and halving again changes it by clearly less (Euler's
     first-order convergence: the change roughly halves)."""
-    out = {dt: czsim.run(scenario, time_step=dt, variables=["Industrial scale"])
-           for dt in (0.25, 0.125, 0.0625)}
+    out = {
+        dt: czsim.run(scenario, time_step=dt, variables=["Industrial scale"])
+        for dt in (0.25, 0.125, 0.0625)
+    }
     v = {dt: r["Industrial scale"].sel(time=2025).item() for dt, r in out.items()}
     first = abs(v[0.125] - v[0.25]) / v[0.125]
     second = abs(v[0.0625] - v[0.125]) / v[0.0625]
@@ -102,7 +105,8 @@ def test_converges_when_time_step_is_halved(scenario):
 def test_exponential_growth_closed_form_through_the_engines(tmp_path):
     """A tiny model with a known answer, run through the same engine path as the real one."""
     mdl = tmp_path / "growth.mdl"
-    mdl.write_text("""{UTF-8}
+    mdl.write_text(
+        """{UTF-8}
 Growth rate = 0.1
 	~	1/Year
 	~	test constant
@@ -123,11 +127,14 @@ SAVEPER = 1
 TIME STEP = 0.25
 	~	Year
 	~	|
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     n = np.arange(0, 11) / 0.25
     for engine in ("ensemble", "pysd"):
-        result = engines.run(mdl, engine=engine, n_runs=2,
-                             constants={"Growth rate": np.array([0.1, 0.2])})
+        result = engines.run(
+            mdl, engine=engine, n_runs=2, constants={"Growth rate": np.array([0.1, 0.2])}
+        )
         for r, g in enumerate((0.1, 0.2)):
             expected = 100 * (1 + g * 0.25) ** n
             np.testing.assert_allclose(result["Stock"].isel(run=r).values, expected, rtol=1e-12)

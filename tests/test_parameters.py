@@ -26,7 +26,8 @@ def test_every_parameter_names_a_model_constant_and_its_default(table):
             assert len(var.dims) == 1, p.name
             default = default[info.element_index(var.dims[0], p.element)]
         assert float(default) == pytest.approx(p.default, rel=1e-12), (
-            f"{p.name}: parameters.toml default {p.default} != model {float(default)}")
+            f"{p.name}: parameters.toml default {p.default} != model {float(default)}"
+        )
 
 
 def test_bounds_steps_labels_and_groups(table):
@@ -52,9 +53,15 @@ def test_resolve_by_name_or_variable_and_suggest(table):
         table.resolve("rd_intensty")
 
 
-@pytest.mark.parametrize("value, message", [
-    (True, "expected a number"), ("0.1", "expected a number"), (9.0, "outside the allowed range"),
-    (float("nan"), "not a finite number")])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (True, "expected a number"),
+        ("0.1", "expected a number"),
+        (9.0, "outside the allowed range"),
+        (float("nan"), "not a finite number"),
+    ],
+)
 def test_check_refuses_bad_values(table, value, message):
     with pytest.raises(ParameterError, match=message):
         table["industrial_investment_growth"].check(value)

@@ -54,26 +54,67 @@ def test_to_toml_round_trips(tmp_path):
 
 
 BAD = [
-    ("unknown parameter", 'extends = "baseline"\n[parameters]\nrd_intensty = 0.02\n',
-     ParameterError, r"\[rd_intensty\]: unknown parameter 'rd_intensty' \(did you mean 'rd_intensity'\?\)"),
-    ("out of bounds", "[parameters]\nrd_intensity = 0.5\n",
-     ParameterError, r"\[rd_intensity\]: 0.5 is outside the allowed range \[0.005, 0.04\]"),
-    ("wrong type", '[parameters]\nrd_intensity = "high"\n',
-     ParameterError, r"expected a number for rd_intensity, got str 'high'"),
+    (
+        "unknown parameter",
+        'extends = "baseline"\n[parameters]\nrd_intensty = 0.02\n',
+        ParameterError,
+        r"\[rd_intensty\]: unknown parameter 'rd_intensty' \(did you mean 'rd_intensity'\?\)",
+    ),
+    (
+        "out of bounds",
+        "[parameters]\nrd_intensity = 0.5\n",
+        ParameterError,
+        r"\[rd_intensity\]: 0.5 is outside the allowed range \[0.005, 0.04\]",
+    ),
+    (
+        "wrong type",
+        '[parameters]\nrd_intensity = "high"\n',
+        ParameterError,
+        r"expected a number for rd_intensity, got str 'high'",
+    ),
     ("boolean", "[parameters]\nrd_intensity = true\n", ParameterError, "got bool"),
-    ("malformed", "[parameters]\nrd_intensity = = 0.02\n", ScenarioError,
-     r"bad\.toml:2: malformed TOML"),
-    ("missing parent", 'extends = "nosuch"\n', ScenarioError,
-     r"\[extends\]: parent scenario 'nosuch' not found"),
-    ("series key", "[parameters]\nrd_intensity = { soon = 0.02 }\n", ScenarioError,
-     r"\[rd_intensity.soon\]: time series keys must be years"),
-    ("series value", "[parameters]\nrd_intensity = { 2024 = 0.9 }\n", ParameterError,
-     r"\[rd_intensity.2024\]: 0.9 is outside"),
-    ("inverted range", "[uncertain]\nrd_intensity = { low = 0.03, high = 0.01 }\n",
-     ScenarioError, "empty or inverted range"),
-    ("range shape", "[uncertain]\nrd_intensity = 0.02\n", ScenarioError,
-     r"an uncertainty range is \{ low = \.\.\., high = \.\.\. \}"),
-    ("unknown key", 'extend = "baseline"\n', ScenarioError, r"unknown key 'extend' \(did you mean 'extends'\?\)"),
+    (
+        "malformed",
+        "[parameters]\nrd_intensity = = 0.02\n",
+        ScenarioError,
+        r"bad\.toml:2: malformed TOML",
+    ),
+    (
+        "missing parent",
+        'extends = "nosuch"\n',
+        ScenarioError,
+        r"\[extends\]: parent scenario 'nosuch' not found",
+    ),
+    (
+        "series key",
+        "[parameters]\nrd_intensity = { soon = 0.02 }\n",
+        ScenarioError,
+        r"\[rd_intensity.soon\]: time series keys must be years",
+    ),
+    (
+        "series value",
+        "[parameters]\nrd_intensity = { 2024 = 0.9 }\n",
+        ParameterError,
+        r"\[rd_intensity.2024\]: 0.9 is outside",
+    ),
+    (
+        "inverted range",
+        "[uncertain]\nrd_intensity = { low = 0.03, high = 0.01 }\n",
+        ScenarioError,
+        "empty or inverted range",
+    ),
+    (
+        "range shape",
+        "[uncertain]\nrd_intensity = 0.02\n",
+        ScenarioError,
+        r"an uncertainty range is \{ low = \.\.\., high = \.\.\. \}",
+    ),
+    (
+        "unknown key",
+        'extend = "baseline"\n',
+        ScenarioError,
+        r"unknown key 'extend' \(did you mean 'extends'\?\)",
+    ),
 ]
 
 
@@ -110,8 +151,9 @@ def test_missing_file_and_unknown_name():
 
 
 def test_upload_text_resolves_parents_in_scenarios_and_names_the_upload():
-    s = load_scenario_text('extends = "plan"\n[parameters]\nrd_intensity = 0.02\n',
-                           filename="mine.toml")
+    s = load_scenario_text(
+        'extends = "plan"\n[parameters]\nrd_intensity = 0.02\n', filename="mine.toml"
+    )
     assert s.parent == "plan" and s.values["rd_intensity"] == 0.02 and s.path is None
     with pytest.raises(ScenarioError, match=r"^mine.toml:1: malformed TOML"):
         load_scenario_text("x = = 1", filename="mine.toml")

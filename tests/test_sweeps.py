@@ -108,6 +108,7 @@ def assert_same_result(a, b) -> None:
 
 # ------------------------------------------------------------------ known indices
 
+
 def test_sobol_recovers_ishigami_indices():
     res = run_sweep(ISHIGAMI, ishigami, method="sobol", n=4096, seed=1, chunk_size=5000)
     assert res.dataset.sizes["run"] == 4096 * 5
@@ -127,8 +128,9 @@ def test_batched_sobol_analysis_equals_salib():
         ref = sobol_analyze.analyze(ISHIGAMI, y, calc_second_order=False, seed=7)
         for key in ("S1", "ST"):
             np.testing.assert_allclose(batch[key][0][:, k], ref[key], rtol=1e-10, atol=1e-12)
-            np.testing.assert_allclose(batch[key][1][:, k], ref[f"{key}_conf"], rtol=1e-10,
-                                       atol=1e-12)
+            np.testing.assert_allclose(
+                batch[key][1][:, k], ref[f"{key}_conf"], rtol=1e-10, atol=1e-12
+            )
 
 
 def test_sobol_with_seed_zero_is_reproducible():
@@ -164,8 +166,9 @@ def test_probabilities_and_constant_outcomes():
     row = res.probabilities.loc["y_positive"]
     y = res.dataset["y"].values
     assert row["probability"] == pytest.approx((y > 0).mean())
-    assert row["stderr"] == pytest.approx(math.sqrt(row["probability"] * (1 - row["probability"])
-                                                    / 20000))
+    assert row["stderr"] == pytest.approx(
+        math.sqrt(row["probability"] * (1 - row["probability"]) / 20000)
+    )
     assert row["n_runs"] == 20000
     flat = run_sweep(LINEAR, lambda x: {"y": np.ones(len(x))}, method="sobol", n=8)
     assert flat.indices["value"].isna().all()
@@ -173,13 +176,16 @@ def test_probabilities_and_constant_outcomes():
 
 # ------------------------------------------------------------------ real model
 
+
 def test_seeded_sweep_is_reproducible():
     kwargs = dict(method="morris", n=3, outcomes=["industrial_scale_2025", "scale_target_year"])
     a = sweep("baseline", seed=5, **kwargs)
     b = sweep("baseline", seed=5, **kwargs)
     assert_same_result(a, b)
     c = sweep("baseline", seed=6, **kwargs)
-    assert not np.array_equal(a.dataset["industrial_scale_2025"], c.dataset["industrial_scale_2025"])
+    assert not np.array_equal(
+        a.dataset["industrial_scale_2025"], c.dataset["industrial_scale_2025"]
+    )
     ds = a.dataset
     d = len(load_scenario("baseline").uncertain)
     assert ds.sizes == {"run": 3 * (d + 1), "time": len(MAIN_YEARS)}
@@ -191,9 +197,14 @@ def test_seeded_sweep_is_reproducible():
 
 
 def test_local_cluster_matches_in_process():
-    kwargs = dict(method="mc", n=40, seed=2, chunk_size=10,
-                  params=["industrial_investment_growth", "demand_growth_nev", "rd_intensity"],
-                  outcomes=["industrial_scale_2025", "cluster_nev_2025", "reached_industrial_scale"])
+    kwargs = dict(
+        method="mc",
+        n=40,
+        seed=2,
+        chunk_size=10,
+        params=["industrial_investment_growth", "demand_growth_nev", "rd_intensity"],
+        outcomes=["industrial_scale_2025", "cluster_nev_2025", "reached_industrial_scale"],
+    )
     local = sweep("plan", **kwargs)
     distributed = sweep("plan", workers=2, **kwargs)
     assert "LocalCluster (2 worker" in distributed.manifest["executor"]
@@ -202,14 +213,19 @@ def test_local_cluster_matches_in_process():
 
 # ------------------------------------------------------------------ chunks on disk
 
+
 def test_killed_sweep_resumes_to_identical_result(tmp_path):
-    whole = run_sweep(ISHIGAMI, ishigami, method="sobol", n=64, seed=4, chunk_size=50,
-                      out=tmp_path / "whole")
+    whole = run_sweep(
+        ISHIGAMI, ishigami, method="sobol", n=64, seed=4, chunk_size=50, out=tmp_path / "whole"
+    )
     out = tmp_path / "killed"
     with pytest.raises(KeyboardInterrupt):
         run_sweep(ISHIGAMI, FailAfter(3), method="sobol", n=64, seed=4, chunk_size=50, out=out)
     assert sorted(p.name for p in (out / "chunks").iterdir()) == [
-        "chunk_00000.npz", "chunk_00001.npz", "chunk_00002.npz"]
+        "chunk_00000.npz",
+        "chunk_00001.npz",
+        "chunk_00002.npz",
+    ]
     assert json.loads((out / "manifest.json").read_text())["status"] == "running"
     counting = Counting()
     resumed = run_sweep(ISHIGAMI, counting, method="sobol", n=64, seed=4, chunk_size=50, out=out)
@@ -217,15 +233,15 @@ def test_killed_sweep_resumes_to_identical_result(tmp_path):
     assert resumed.manifest["chunks_reused"] == 3
     assert_same_result(whole, resumed)
     xr.testing.assert_identical(xr.load_dataset(out / "sweep.nc"), whole.dataset)
-    pd.testing.assert_frame_equal(pd.read_csv(out / "indices.csv"),
-                                  pd.read_csv(tmp_path / "whole" / "indices.csv"))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "indices.csv"), pd.read_csv(tmp_path / "whole" / "indices.csv")
+    )
     # A finished sweep rerun does no work at all.
     again = Counting()
     run_sweep(ISHIGAMI, again, method="sobol", n=64, seed=4, chunk_size=50, out=out)
     assert again.calls == 0
     # Another chunk size cannot reuse the old chunk files, but gives the same result.
-    rechunked = run_sweep(ISHIGAMI, ishigami, method="sobol", n=64, seed=4, chunk_size=70,
-                          out=out)
+    rechunked = run_sweep(ISHIGAMI, ishigami, method="sobol", n=64, seed=4, chunk_size=70, out=out)
     assert rechunked.manifest["chunks_reused"] == 0
     assert_same_result(whole, rechunked)
 
@@ -234,8 +250,14 @@ def test_unreadable_chunk_is_computed_again(tmp_path):
     first = run_sweep(LINEAR, linear, method="lhs", n=40, chunk_size=10, out=tmp_path)
     (tmp_path / "chunks" / "chunk_00002.npz").write_bytes(b"not a chunk")
     counting = Counting()
-    again = run_sweep(LINEAR, lambda x: (counting(x), linear(x))[1], method="lhs", n=40,
-                      chunk_size=10, out=tmp_path)
+    again = run_sweep(
+        LINEAR,
+        lambda x: (counting(x), linear(x))[1],
+        method="lhs",
+        n=40,
+        chunk_size=10,
+        out=tmp_path,
+    )
     assert counting.calls == 1
     assert_same_result(first, again)
 
@@ -253,19 +275,35 @@ def test_worker_that_dies_mid_task_loses_nothing(tmp_path):
     killer = KillWorkerOnce(tmp_path / "killed-once", x[100])
     reference = run_sweep(ISHIGAMI, ishigami, method="lhs", n=300, seed=0, chunk_size=100)
     # Forked workers start in a second (spawned ones re-import everything).
-    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), \
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                         dashboard_address=None) as cluster:
-        res = run_sweep(ISHIGAMI, killer, method="lhs", n=300, seed=0, chunk_size=100,
-                        scheduler=cluster.scheduler_address, out=tmp_path / "out")
+    with (
+        dask.config.set({"distributed.worker.multiprocessing-method": "fork"}),
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+    ):
+        res = run_sweep(
+            ISHIGAMI,
+            killer,
+            method="lhs",
+            n=300,
+            seed=0,
+            chunk_size=100,
+            scheduler=cluster.scheduler_address,
+            out=tmp_path / "out",
+        )
     assert (tmp_path / "killed-once").exists()
     assert_same_result(reference, res)
 
 
 def test_full_outputs_on_disk(tmp_path):
     out = tmp_path / "plan-sobol"
-    res = sweep("plan", method="sobol", n=4, out=out,
-                params=["industrial_investment_growth", "demand_growth_nev"])
+    res = sweep(
+        "plan",
+        method="sobol",
+        n=4,
+        out=out,
+        params=["industrial_investment_growth", "demand_growth_nev"],
+    )
     names = {p.name for p in out.iterdir()}
     for stem in ("indices", "probabilities", "fan"):
         assert {f"{stem}.png", f"{stem}.svg"} <= names
@@ -285,11 +323,16 @@ def test_full_outputs_on_disk(tmp_path):
 
 def test_scale_target_year():
     target = next(t for t in load_targets() if t.id == "industrial_scale")
-    plan = OutcomePlan((OutcomeSpec("scale_target_year", "first_year", "Industrial scale",
-                                    target=target),), ("Industrial scale",), MAIN_YEARS)
+    plan = OutcomePlan(
+        (OutcomeSpec("scale_target_year", "first_year", "Industrial scale", target=target),),
+        ("Industrial scale",),
+        MAIN_YEARS,
+    )
     series = np.array([np.linspace(20000, 24000, 9), np.linspace(20000, 30000, 9)])
-    ds = xr.Dataset({"Industrial scale": (("run", "time"), series)},
-                    coords={"time": np.asarray(MAIN_YEARS, dtype=float)})
+    ds = xr.Dataset(
+        {"Industrial scale": (("run", "time"), series)},
+        coords={"time": np.asarray(MAIN_YEARS, dtype=float)},
+    )
     out = reduce_outcomes(ds, plan)
     # 20000 + 1250 per year hits 25000 exactly in 2026: ">=" counts it.
     np.testing.assert_array_equal(out["scale_target_year"], [2031, 2026])
@@ -299,8 +342,9 @@ def test_scale_target_year():
 def test_params_use_scenario_range_else_parameter_bounds():
     from czsim.parameters import load_parameters
 
-    problem = build_problem(load_scenario("baseline"),
-                            ["industrial_investment_growth", "RD intensity"])
+    problem = build_problem(
+        load_scenario("baseline"), ["industrial_investment_growth", "RD intensity"]
+    )
     p = load_parameters()[problem["names"][1]]
     assert problem["names"][0] == "industrial_investment_growth"
     assert problem["bounds"] == [[0.03, 0.14], [p.low, p.high]]
@@ -318,18 +362,26 @@ def test_outcome_names():
 
 # ------------------------------------------------------------------ bad input
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    (dict(params=["industrial_investment_grwth"]),
-     "unknown parameter 'industrial_investment_grwth' (did you mean 'industrial_investment_growth'"),
-    (dict(outcomes=["industrial_scale_2052"]),
-     "unknown outcome 'industrial_scale_2052' (did you mean 'industrial_scale_2025'"),
-    (dict(method="sobol", n=1000), "power of two (at least 2), got 1000; try 512 or 1024"),
-    (dict(method="morris", n=0), "n must be at least 1"),
-    (dict(method="mc", n=5), "parameters needs n >= "),
-    (dict(method="sobl"), "unknown method 'sobl'"),
-    (dict(chunk_size=0), "chunk size must be a whole number >= 1"),
-    (dict(workers=0), "workers must be a whole number >= 1"),
-])
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            dict(params=["industrial_investment_grwth"]),
+            "unknown parameter 'industrial_investment_grwth' (did you mean 'industrial_investment_growth'",
+        ),
+        (
+            dict(outcomes=["industrial_scale_2052"]),
+            "unknown outcome 'industrial_scale_2052' (did you mean 'industrial_scale_2025'",
+        ),
+        (dict(method="sobol", n=1000), "power of two (at least 2), got 1000; try 512 or 1024"),
+        (dict(method="morris", n=0), "n must be at least 1"),
+        (dict(method="mc", n=5), "parameters needs n >= "),
+        (dict(method="sobl"), "unknown method 'sobl'"),
+        (dict(chunk_size=0), "chunk size must be a whole number >= 1"),
+        (dict(workers=0), "workers must be a whole number >= 1"),
+    ],
+)
 def test_bad_input_is_one_clear_line(kwargs, message):
     args = {"method": "morris", "n": 2, **kwargs}
     with pytest.raises(CzsimError) as err:
@@ -337,11 +389,14 @@ def test_bad_input_is_one_clear_line(kwargs, message):
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize(("bounds", "message"), [
-    ((0.1, 0.05), "empty or inverted range: low 0.1 must be below high 0.05"),
-    ((0.08, 0.08), "empty or inverted range"),
-    ((0.0, 0.9), "goes beyond the parameter's bounds"),
-])
+@pytest.mark.parametrize(
+    ("bounds", "message"),
+    [
+        ((0.1, 0.05), "empty or inverted range: low 0.1 must be below high 0.05"),
+        ((0.08, 0.08), "empty or inverted range"),
+        ((0.0, 0.9), "goes beyond the parameter's bounds"),
+    ],
+)
 def test_bad_ranges(bounds, message):
     scenario = Scenario(name="bad", uncertain={"industrial_investment_growth": bounds})
     with pytest.raises(CzsimError, match=message):
@@ -356,8 +411,7 @@ def test_scenario_without_uncertain_ranges_needs_params():
 def test_unreachable_scheduler_fails_fast_and_writes_nothing(tmp_path):
     start = time.monotonic()
     with pytest.raises(CzsimError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:1"):
-        sweep("baseline", method="morris", n=2, scheduler="tcp://127.0.0.1:1",
-              out=tmp_path / "out")
+        sweep("baseline", method="morris", n=2, scheduler="tcp://127.0.0.1:1", out=tmp_path / "out")
     assert time.monotonic() - start < 10
     assert not (tmp_path / "out").exists()
 
@@ -377,6 +431,7 @@ def test_out_folder_with_a_different_sweep_is_refused(tmp_path):
 
 # ------------------------------------------------------------------ command line
 
+
 def _sweep_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="czsim")
     register_cli(parser.add_subparsers(dest="command", required=True))
@@ -386,9 +441,23 @@ def _sweep_parser() -> argparse.ArgumentParser:
 def test_cli_sweep_prints_summary_and_writes_files(tmp_path):
     out = tmp_path / "cli"
     args = _sweep_parser().parse_args(
-        ["sweep", "baseline", "--method", "lhs", "--n", "24", "--seed", "1", "--out", str(out),
-         "--params", "industrial_investment_growth,demand_growth_nev,capital_productivity",
-         "--chunk-size", "10"])
+        [
+            "sweep",
+            "baseline",
+            "--method",
+            "lhs",
+            "--n",
+            "24",
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+            "--params",
+            "industrial_investment_growth,demand_growth_nev,capital_productivity",
+            "--chunk-size",
+            "10",
+        ]
+    )
     console = Console(record=True, width=140)
     assert args.func(args, console) == 0
     text = console.export_text()
@@ -397,15 +466,33 @@ def test_cli_sweep_prints_summary_and_writes_files(tmp_path):
     assert (out / "sweep.nc").is_file() and (out / "fan.svg").is_file()
 
 
-@pytest.mark.skipif(any(importlib.util.find_spec(m) is None
-                        for m in ("czsim.experiments.calibration", "czsim.docs")),
-                    reason="czsim.cli.main loads every CLI extension; not all exist yet")
+@pytest.mark.skipif(
+    any(
+        importlib.util.find_spec(m) is None for m in ("czsim.experiments.calibration", "czsim.docs")
+    ),
+    reason="czsim.cli.main loads every CLI extension; not all exist yet",
+)
 def test_cli_main_exit_codes(tmp_path, capsys):
     from czsim.cli import main
 
     assert main(["sweep", "baseline", "--method", "sobol", "--n", "6"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("czsim: error:") and "try 4 or 8" in err and "\n" not in err
-    assert main(["sweep", "baseline", "--method", "morris", "--n", "2", "--out",
-                 str(tmp_path / "m"), "--params", "rd_intensity,patents_per_rd"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                "baseline",
+                "--method",
+                "morris",
+                "--n",
+                "2",
+                "--out",
+                str(tmp_path / "m"),
+                "--params",
+                "rd_intensity,patents_per_rd",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "m" / "indices.csv").is_file()

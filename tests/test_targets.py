@@ -14,8 +14,18 @@ from czsim import paths
 from czsim.engines import model_info
 from czsim.targets import Target, load_targets, scorecard
 
-CLUSTERS = ("equipment", "new_energy", "new_materials", "nev", "steel", "textiles", "electronics",
-            "biomedicine", "building_materials", "environmental")
+CLUSTERS = (
+    "equipment",
+    "new_energy",
+    "new_materials",
+    "nev",
+    "steel",
+    "textiles",
+    "electronics",
+    "biomedicine",
+    "building_materials",
+    "environmental",
+)
 
 
 def test_about_ninety_targets_with_unique_ids_and_both_languages():
@@ -64,18 +74,36 @@ def test_counters_table_matches_model_and_plan():
 
 def _toy_result(values):
     times = np.arange(2021.0, 2031.0)
-    return xr.Dataset({"X": (("run", "time"), np.asarray(values, dtype=float)[None, :])},
-                      coords={"run": [0], "time": times})
+    return xr.Dataset(
+        {"X": (("run", "time"), np.asarray(values, dtype=float)[None, :])},
+        coords={"run": [0], "time": times},
+    )
 
 
-@pytest.mark.parametrize("comparator, target, reached, gap, first", [
-    (">=", 15.0, True, 0.0, 2025), (">", 15.0, False, 0.0, 2026), ("<=", 12.0, False, -3.0, 2021),
-    ("approx", 14.0, True, 0.0, 2023)])
+@pytest.mark.parametrize(
+    "comparator, target, reached, gap, first",
+    [
+        (">=", 15.0, True, 0.0, 2025),
+        (">", 15.0, False, 0.0, 2026),
+        ("<=", 12.0, False, -3.0, 2021),
+        ("approx", 14.0, True, 0.0, 2023),
+    ],
+)
 def test_scorecard_semantics(comparator, target, reached, gap, first):
     values = np.arange(11.0, 21.0)  # 2021 -> 11, 2025 -> 15
-    t = Target(id="x", label_zh="x", label_en="x", section="", group="scale",
-               comparator=comparator, value=target, unit="", year=2025, variable="X",
-               tolerance=1.0 if comparator == "approx" else 0.0)
+    t = Target(
+        id="x",
+        label_zh="x",
+        label_en="x",
+        section="",
+        group="scale",
+        comparator=comparator,
+        value=target,
+        unit="",
+        year=2025,
+        variable="X",
+        tolerance=1.0 if comparator == "approx" else 0.0,
+    )
     card = scorecard(_toy_result(values), (t,))
     row = card.loc["x"]
     assert bool(row["reached"]) is reached
@@ -98,8 +126,18 @@ def test_probabilities_count_runs():
     times = np.arange(2021.0, 2031.0)
     data = np.tile(np.arange(10.0, 20.0), (4, 1)) + np.array([[1.0], [2.0], [-1.0], [0.0]])
     ds = xr.Dataset({"X": (("run", "time"), data)}, coords={"run": range(4), "time": times})
-    t = Target(id="x", label_zh="x", label_en="x", section="", group="scale", comparator=">=",
-               value=15.0, unit="", year=2025, variable="X")
+    t = Target(
+        id="x",
+        label_zh="x",
+        label_en="x",
+        section="",
+        group="scale",
+        comparator=">=",
+        value=15.0,
+        unit="",
+        year=2025,
+        variable="X",
+    )
     probs = czsim.probabilities(ds, (t,))
     assert probs.loc["x", "probability"] == 0.5
     assert probs.loc["x", "stderr"] == pytest.approx(0.25)

@@ -17,8 +17,21 @@ from czsim.scenarios import Scenario, list_scenarios, load_scenario
 from czsim.targets import load_targets, probabilities, scorecard
 
 __all__ = [
-    "CzsimError", "ModelError", "Parameter", "ParameterError", "Scenario", "ScenarioError",
-    "compare", "list_scenarios", "load_parameters", "load_scenario", "load_targets",
-    "probabilities", "run", "run_many", "scorecard", "targets",
+    "CzsimError",
+    "ModelError",
+    "Parameter",
+    "ParameterError",
+    "Scenario",
+    "ScenarioError",
+    "compare",
+    "list_scenarios",
+    "load_parameters",
+    "load_scenario",
+    "load_targets",
+    "probabilities",
+    "run",
+    "run_many",
+    "scorecard",
+    "targets",
 ]
 __version__ = "0.1.0"

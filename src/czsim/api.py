@@ -76,16 +76,18 @@ def engine_inputs(
         bad = (arr < p.low) | (arr > p.high) | ~np.isfinite(arr)
         if bad.any():
             raise ParameterError(
-                f"{int(bad.sum())} value(s) outside [{p.low:g}, {p.high:g}], e.g. "
-                f"{arr[bad][0]:g}", key=name)
+                f"{int(bad.sum())} value(s) outside [{p.low:g}, {p.high:g}], e.g. {arr[bad][0]:g}",
+                key=name,
+            )
         by_variable.setdefault(p.variable, {})[p.element] = arr
     constants: dict[str, np.ndarray] = {}
     series: dict[str, TimeSeries] = {}
     for variable, elements in by_variable.items():
         var = info.lookup(variable)
         default = np.asarray(var.default, dtype=float)
-        index = {e: (info.element_index(var.dims[0], e) if e is not None else ...)
-                 for e in elements}
+        index = {
+            e: (info.element_index(var.dims[0], e) if e is not None else ...) for e in elements
+        }
         per_run = any(isinstance(v, np.ndarray) for v in elements.values())
         lead = n_runs if per_run else 1
         ts = [v for v in elements.values() if isinstance(v, tuple)]
@@ -128,9 +130,16 @@ def run(
     """
     scenario = as_scenario(scenario)
     constants, series = engine_inputs(scenario, model=model)
-    result = engines.run(model or paths.MODEL_FILE, engine=engine, n_runs=1,
-                         constants=constants, series=series, variables=variables, times=times,
-                         time_step=time_step)
+    result = engines.run(
+        model or paths.MODEL_FILE,
+        engine=engine,
+        n_runs=1,
+        constants=constants,
+        series=series,
+        variables=variables,
+        times=times,
+        time_step=time_step,
+    )
     result.attrs["scenario"] = scenario.name
     return result
 
@@ -158,9 +167,16 @@ def run_many(
     table = load_parameters()
     columns = {table.resolve(str(c)).name: frame[c].to_numpy(dtype=float) for c in frame.columns}
     constants, series = engine_inputs(scenario, columns, n_runs=n_runs, model=model, table=table)
-    result = engines.run(model or paths.MODEL_FILE, engine=engine, n_runs=n_runs,
-                         constants=constants, series=series, variables=variables, times=times,
-                         time_step=time_step)
+    result = engines.run(
+        model or paths.MODEL_FILE,
+        engine=engine,
+        n_runs=n_runs,
+        constants=constants,
+        series=series,
+        variables=variables,
+        times=times,
+        time_step=time_step,
+    )
     for name, values in columns.items():
         result.coords[name] = ("run", values)
     result.attrs["scenario"] = scenario.name
@@ -187,9 +203,21 @@ def compare(scenarios: Sequence[ScenarioLike], *, engine: Engine = "ensemble") -
 
 def targets() -> pd.DataFrame:
     """All targets of the policy as a table (index id)."""
-    rows = [{"id": t.id, "section": t.section, "group": t.group, "label_zh": t.label_zh,
-             "label_en": t.label_en, "comparator": t.comparator,
-             "value": t.value * 100 if (t.value is not None and t.unit == "%") else t.value,
-             "unit": t.unit, "year": t.year, "basis": t.basis, "variable": t.full_variable,
-             "reason": t.reason} for t in load_targets()]
+    rows = [
+        {
+            "id": t.id,
+            "section": t.section,
+            "group": t.group,
+            "label_zh": t.label_zh,
+            "label_en": t.label_en,
+            "comparator": t.comparator,
+            "value": t.value * 100 if (t.value is not None and t.unit == "%") else t.value,
+            "unit": t.unit,
+            "year": t.year,
+            "basis": t.basis,
+            "variable": t.full_variable,
+            "reason": t.reason,
+        }
+        for t in load_targets()
+    ]
     return pd.DataFrame(rows).set_index("id")

@@ -18,8 +18,10 @@ import altair as alt
 import pandas as pd
 
 #: CSS font-family list for every chart: Latin first, then fonts with Chinese glyphs.
-FONT = ('"Source Sans Pro", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", '
-        '"WenQuanYi Micro Hei", "PingFang SC", "Microsoft YaHei", sans-serif')
+FONT = (
+    '"Source Sans Pro", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", '
+    '"WenQuanYi Micro Hei", "PingFang SC", "Microsoft YaHei", sans-serif'
+)
 
 REACHED = "#2e7d32"
 MISSED = "#c62828"
@@ -31,15 +33,21 @@ _SOLID = [1, 0]
 
 
 def _year_axis(title: str) -> alt.X:
-    return alt.X("year:Q", title=title, scale=alt.Scale(nice=False, zero=False),
-                 axis=alt.Axis(format="d", tickMinStep=1))
+    return alt.X(
+        "year:Q",
+        title=title,
+        scale=alt.Scale(nice=False, zero=False),
+        axis=alt.Axis(format="d", tickMinStep=1),
+    )
 
 
 def _config() -> alt.Config:
     """The shared look: CJK-capable font, legend below, long labels kept."""
-    return alt.Config(font=FONT, legend=alt.LegendConfig(orient="bottom", labelLimit=320,
-                                                        titleLimit=320),
-                      axis=alt.AxisConfig(labelLimit=260))
+    return alt.Config(
+        font=FONT,
+        legend=alt.LegendConfig(orient="bottom", labelLimit=320, titleLimit=320),
+        axis=alt.AxisConfig(labelLimit=260),
+    )
 
 
 def _layers(*layers: alt.Chart, **properties: object) -> alt.LayerChart:
@@ -53,17 +61,30 @@ def _layers(*layers: alt.Chart, **properties: object) -> alt.LayerChart:
 
 def _target_rule(value: float, label: str) -> list[alt.Chart]:
     frame = pd.DataFrame({"target": [value], "label": [label]})
-    rule = alt.Chart(frame).mark_rule(color=TARGET, strokeDash=[4, 3], strokeWidth=2).encode(
-        y=alt.Y("target:Q"))
-    text = alt.Chart(frame).mark_text(color=TARGET, align="left", dx=4, dy=-7,
-                                      fontWeight="bold").encode(
-        y=alt.Y("target:Q"), text=alt.Text("label:N"), x=alt.value(0))
+    rule = (
+        alt.Chart(frame)
+        .mark_rule(color=TARGET, strokeDash=[4, 3], strokeWidth=2)
+        .encode(y=alt.Y("target:Q"))
+    )
+    text = (
+        alt.Chart(frame)
+        .mark_text(color=TARGET, align="left", dx=4, dy=-7, fontWeight="bold")
+        .encode(y=alt.Y("target:Q"), text=alt.Text("label:N"), x=alt.value(0))
+    )
     return [rule, text]
 
 
-def scenario_lines(frame: pd.DataFrame, *, x_title: str, y_title: str, series_title: str,
-                   dashed: Sequence[str] = (), target: float | None = None,
-                   target_label: str = "", height: int = 320) -> alt.LayerChart:
+def scenario_lines(
+    frame: pd.DataFrame,
+    *,
+    x_title: str,
+    y_title: str,
+    series_title: str,
+    dashed: Sequence[str] = (),
+    target: float | None = None,
+    target_label: str = "",
+    height: int = 320,
+) -> alt.LayerChart:
     """One line per scenario over the years, with an optional target line.
 
     Parameters
@@ -76,25 +97,42 @@ def scenario_lines(frame: pd.DataFrame, *, x_title: str, y_title: str, series_ti
         A horizontal rule and its label.
     """
     order = list(dict.fromkeys(frame["series"]))
-    dash = alt.StrokeDash("series:N", title=series_title, sort=order,
-                          scale=alt.Scale(domain=order,
-                                          range=[_DASHED if s in dashed else _SOLID
-                                                 for s in order]))
-    lines = alt.Chart(frame).mark_line(point=True, strokeWidth=2.5).encode(
-        x=_year_axis(x_title),
-        y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
-        color=alt.Color("series:N", title=series_title, sort=order),
-        strokeDash=dash,
-        tooltip=[alt.Tooltip("series:N", title=series_title), alt.Tooltip("year:Q", title=x_title),
-                 alt.Tooltip("value:Q", title=y_title, format=",.0f")],
+    dash = alt.StrokeDash(
+        "series:N",
+        title=series_title,
+        sort=order,
+        scale=alt.Scale(domain=order, range=[_DASHED if s in dashed else _SOLID for s in order]),
+    )
+    lines = (
+        alt.Chart(frame)
+        .mark_line(point=True, strokeWidth=2.5)
+        .encode(
+            x=_year_axis(x_title),
+            y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
+            color=alt.Color("series:N", title=series_title, sort=order),
+            strokeDash=dash,
+            tooltip=[
+                alt.Tooltip("series:N", title=series_title),
+                alt.Tooltip("year:Q", title=x_title),
+                alt.Tooltip("value:Q", title=y_title, format=",.0f"),
+            ],
+        )
     )
     rules = [] if target is None else _target_rule(target, target_label)
     return _layers(lines, *rules, height=height)
 
 
-def band_chart(bands: pd.DataFrame, *, x_title: str, y_title: str, band_label: str,
-               median_label: str, target: float | None = None, target_label: str = "",
-               height: int = 320) -> alt.LayerChart:
+def band_chart(
+    bands: pd.DataFrame,
+    *,
+    x_title: str,
+    y_title: str,
+    band_label: str,
+    median_label: str,
+    target: float | None = None,
+    target_label: str = "",
+    height: int = 320,
+) -> alt.LayerChart:
     """An uncertainty band (P10–P90) and its median over the years.
 
     Parameters
@@ -104,20 +142,35 @@ def band_chart(bands: pd.DataFrame, *, x_title: str, y_title: str, band_label: s
     """
     base = alt.Chart(bands).encode(x=_year_axis(x_title))
     area = base.mark_area(opacity=0.3, color=BAND).encode(
-        y=alt.Y("p10:Q", title=y_title, scale=alt.Scale(zero=False)), y2=alt.Y2("p90:Q"),
-        tooltip=[alt.Tooltip("year:Q", title=x_title),
-                 alt.Tooltip("p10:Q", title=f"{band_label} P10", format=",.4g"),
-                 alt.Tooltip("p90:Q", title=f"{band_label} P90", format=",.4g")])
+        y=alt.Y("p10:Q", title=y_title, scale=alt.Scale(zero=False)),
+        y2=alt.Y2("p90:Q"),
+        tooltip=[
+            alt.Tooltip("year:Q", title=x_title),
+            alt.Tooltip("p10:Q", title=f"{band_label} P10", format=",.4g"),
+            alt.Tooltip("p90:Q", title=f"{band_label} P90", format=",.4g"),
+        ],
+    )
     median = base.mark_line(point=True, color=BAND, strokeWidth=2.5).encode(
-        y=alt.Y("p50:Q"), tooltip=[alt.Tooltip("year:Q", title=x_title),
-                            alt.Tooltip("p50:Q", title=median_label, format=",.4g")])
+        y=alt.Y("p50:Q"),
+        tooltip=[
+            alt.Tooltip("year:Q", title=x_title),
+            alt.Tooltip("p50:Q", title=median_label, format=",.4g"),
+        ],
+    )
     rules = [] if target is None else _target_rule(target, target_label)
     return _layers(area, median, *rules, height=height)
 
 
-def cluster_bars(frame: pd.DataFrame, *, cluster_title: str, value_title: str,
-                 target_title: str, series_title: str, status_title: str,
-                 status_domain: Sequence[str]) -> alt.LayerChart:
+def cluster_bars(
+    frame: pd.DataFrame,
+    *,
+    cluster_title: str,
+    value_title: str,
+    target_title: str,
+    series_title: str,
+    status_title: str,
+    status_domain: Sequence[str],
+) -> alt.LayerChart:
     """The clusters' value in the target year as bars, the target as a black tick, and the
     status as a symbol at the end of each bar.
 
@@ -134,32 +187,45 @@ def cluster_bars(frame: pd.DataFrame, *, cluster_title: str, value_title: str,
     several = frame["series"].nunique() > 1
     y = alt.Y("cluster:N", title=cluster_title, sort=order)
     if several:
-        color = alt.Color("series:N", title=series_title,
-                          sort=list(dict.fromkeys(frame["series"])))
+        color = alt.Color("series:N", title=series_title, sort=list(dict.fromkeys(frame["series"])))
         offset = {"yOffset": alt.YOffset("series:N", sort=list(dict.fromkeys(frame["series"])))}
     else:
-        color = alt.Color("status:N", title=status_title,
-                          scale=alt.Scale(domain=list(status_domain), range=[REACHED, MISSED]))
+        color = alt.Color(
+            "status:N",
+            title=status_title,
+            scale=alt.Scale(domain=list(status_domain), range=[REACHED, MISSED]),
+        )
         offset = {}
-    tooltip = [alt.Tooltip("cluster:N", title=cluster_title),
-               alt.Tooltip("series:N", title=series_title),
-               alt.Tooltip("value:Q", title=value_title, format=",.0f"),
-               alt.Tooltip("target:Q", title=target_title, format=",.0f"),
-               alt.Tooltip("status:N", title=status_title)]
+    tooltip = [
+        alt.Tooltip("cluster:N", title=cluster_title),
+        alt.Tooltip("series:N", title=series_title),
+        alt.Tooltip("value:Q", title=value_title, format=",.0f"),
+        alt.Tooltip("target:Q", title=target_title, format=",.0f"),
+        alt.Tooltip("status:N", title=status_title),
+    ]
     base = alt.Chart(frame)
-    bars = base.mark_bar().encode(y=y, x=alt.X("value:Q", title=value_title), color=color,
-                                  tooltip=tooltip, **offset)
+    bars = base.mark_bar().encode(
+        y=y, x=alt.X("value:Q", title=value_title), color=color, tooltip=tooltip, **offset
+    )
     marks = base.mark_text(align="left", dx=3, fontSize=13, fontWeight="bold").encode(
-        y=y, x=alt.X("value:Q"), text=alt.Text("mark:N"), **offset)
+        y=y, x=alt.X("value:Q"), text=alt.Text("mark:N"), **offset
+    )
     ticks = base.mark_tick(color="black", thickness=3, size=18).encode(
-        y=y, x=alt.X("target:Q"), tooltip=tooltip)
+        y=y, x=alt.X("target:Q"), tooltip=tooltip
+    )
     # A step per bar (not a fixed height) keeps every cluster's label and bar readable.
     step = alt.Step(16) if several else alt.Step(28)
     return _layers(bars, marks, ticks, height=step)
 
 
-def target_panels(frame: pd.DataFrame, *, x_title: str, series_title: str,
-                  dashed: Sequence[str] = (), columns: int = 3) -> alt.FacetChart:
+def target_panels(
+    frame: pd.DataFrame,
+    *,
+    x_title: str,
+    series_title: str,
+    dashed: Sequence[str] = (),
+    columns: int = 3,
+) -> alt.FacetChart:
     """Small multiples: one panel per target, its variable over time and the target level.
 
     Parameters
@@ -174,25 +240,37 @@ def target_panels(frame: pd.DataFrame, *, x_title: str, series_title: str,
     lines = base.mark_line(strokeWidth=2).encode(
         y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
         color=alt.Color("series:N", title=series_title, sort=order),
-        strokeDash=alt.StrokeDash("series:N", title=series_title, sort=order,
-                                  scale=alt.Scale(domain=order,
-                                                  range=[_DASHED if s in dashed else _SOLID
-                                                         for s in order])),
-        tooltip=[alt.Tooltip("series:N", title=series_title),
-                 alt.Tooltip("year:Q", title=x_title),
-                 alt.Tooltip("value:Q", format=",.4g")])
+        strokeDash=alt.StrokeDash(
+            "series:N",
+            title=series_title,
+            sort=order,
+            scale=alt.Scale(
+                domain=order, range=[_DASHED if s in dashed else _SOLID for s in order]
+            ),
+        ),
+        tooltip=[
+            alt.Tooltip("series:N", title=series_title),
+            alt.Tooltip("year:Q", title=x_title),
+            alt.Tooltip("value:Q", format=",.4g"),
+        ],
+    )
     # Not from ``base``: with the year on x the rule would become a vertical tick per year.
     rule = alt.Chart().mark_rule(color=TARGET, strokeDash=[4, 3]).encode(y=alt.Y("target:Q"))
     return alt.FacetChart(
-        data=frame, spec=alt.LayerChart(layer=[lines, rule], width=210, height=140),
-        facet=alt.Facet("label:N", title=None, sort=panels,
-                        header=alt.Header(labelLimit=300, labelFontSize=12)),
-        columns=columns, resolve=alt.Resolve(scale=alt.ScaleResolveMap(y="independent")),
-        config=_config())
+        data=frame,
+        spec=alt.LayerChart(layer=[lines, rule], width=210, height=140),
+        facet=alt.Facet(
+            "label:N", title=None, sort=panels, header=alt.Header(labelLimit=300, labelFontSize=12)
+        ),
+        columns=columns,
+        resolve=alt.Resolve(scale=alt.ScaleResolveMap(y="independent")),
+        config=_config(),
+    )
 
 
-def probability_bars(frame: pd.DataFrame, *, label_title: str,
-                     probability_title: str) -> alt.LayerChart:
+def probability_bars(
+    frame: pd.DataFrame, *, label_title: str, probability_title: str
+) -> alt.LayerChart:
     """Probability of reaching each target, as bars from 0 to 100%.
 
     Parameters
@@ -203,12 +281,23 @@ def probability_bars(frame: pd.DataFrame, *, label_title: str,
     order = list(frame["label"])
     base = alt.Chart(frame).encode(y=alt.Y("label:N", title=label_title, sort=order))
     bars = base.mark_bar().encode(
-        x=alt.X("probability:Q", title=probability_title, scale=alt.Scale(domain=[0, 1]),
-                axis=alt.Axis(format="%")),
-        color=alt.Color("probability:Q", legend=None,
-                        scale=alt.Scale(domain=[0, 0.5, 1], range=[MISSED, "#f2b701", REACHED])),
-        tooltip=[alt.Tooltip("label:N", title=label_title),
-                 alt.Tooltip("probability:Q", title=probability_title, format=".0%")])
+        x=alt.X(
+            "probability:Q",
+            title=probability_title,
+            scale=alt.Scale(domain=[0, 1]),
+            axis=alt.Axis(format="%"),
+        ),
+        color=alt.Color(
+            "probability:Q",
+            legend=None,
+            scale=alt.Scale(domain=[0, 0.5, 1], range=[MISSED, "#f2b701", REACHED]),
+        ),
+        tooltip=[
+            alt.Tooltip("label:N", title=label_title),
+            alt.Tooltip("probability:Q", title=probability_title, format=".0%"),
+        ],
+    )
     text = base.mark_text(align="left", dx=3).encode(
-        x=alt.X("probability:Q"), text=alt.Text("probability:Q", format=".0%"))
+        x=alt.X("probability:Q"), text=alt.Text("probability:Q", format=".0%")
+    )
     return _layers(bars, text, height=alt.Step(22))

@@ -25,8 +25,12 @@ from czsim.targets import scorecard
 #: Modules that add their own subcommands with ``register_cli(subparsers)``.
 EXTENSIONS = ("czsim.experiments.sweeps", "czsim.experiments.calibration", "czsim.docs")
 
-STATUS = {"reached": ("✓ 达成 reached", "green"), "missed": ("✗ 未达 missed", "red"),
-          "untracked": ("– 未建模 untracked", "dim"), "not in results": ("?", "dim")}
+STATUS = {
+    "reached": ("✓ 达成 reached", "green"),
+    "missed": ("✗ 未达 missed", "red"),
+    "untracked": ("– 未建模 untracked", "dim"),
+    "not in results": ("?", "dim"),
+}
 
 
 def _fmt(value: float) -> str:
@@ -45,29 +49,50 @@ def print_scorecard(card: pd.DataFrame, *, title: str, lang: str, console: Conso
     """Print a scorecard as a table (status in words and colour, not colour alone)."""
     zh = lang == "zh"
     table = Table(title=title, show_lines=False)
-    for col in (("目标" if zh else "Target"), ("年份" if zh else "Year"),
-                ("目标值" if zh else "Target value"), ("模拟值" if zh else "Simulated"),
-                ("单位" if zh else "Unit"), ("状态" if zh else "Status"), ("差距" if zh else "Gap"),
-                ("首次达成" if zh else "First reached"), ("依据" if zh else "Basis")):
+    for col in (
+        ("目标" if zh else "Target"),
+        ("年份" if zh else "Year"),
+        ("目标值" if zh else "Target value"),
+        ("模拟值" if zh else "Simulated"),
+        ("单位" if zh else "Unit"),
+        ("状态" if zh else "Status"),
+        ("差距" if zh else "Gap"),
+        ("首次达成" if zh else "First reached"),
+        ("依据" if zh else "Basis"),
+    ):
         table.add_column(col, overflow="fold")
     for _, row in card.iterrows():
         text, style = STATUS[row["status"]]
         first = "" if pd.isna(row["first_year"]) else str(int(row["first_year"]))
-        table.add_row(row["label_zh" if zh else "label_en"], str(row["year"]),
-                      f"{row['comparator']} {_fmt(row['target'])}", _fmt(row["value"]),
-                      row["unit"], f"[{style}]{text}[/]", _fmt(row["gap"]), first, row["basis"])
+        table.add_row(
+            row["label_zh" if zh else "label_en"],
+            str(row["year"]),
+            f"{row['comparator']} {_fmt(row['target'])}",
+            _fmt(row["value"]),
+            row["unit"],
+            f"[{style}]{text}[/]",
+            _fmt(row["gap"]),
+            first,
+            row["basis"],
+        )
     console.print(table)
     tracked = card[card["status"].isin(["reached", "missed"])]
-    console.print(f"{int(tracked['reached'].sum())} / {len(tracked)} tracked targets reached; "
-                  f"{int((card['status'] == 'untracked').sum())} untracked.")
+    console.print(
+        f"{int(tracked['reached'].sum())} / {len(tracked)} tracked targets reached; "
+        f"{int((card['status'] == 'untracked').sum())} untracked."
+    )
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     scenario = api.as_scenario(args.scenario)
     result = api.run(scenario, engine=args.engine, model=args.model)
     card = scorecard(result)
-    print_scorecard(card, title=f"{scenario.name}: {scenario.description(args.lang)[:100]}",
-                    lang=args.lang, console=console)
+    print_scorecard(
+        card,
+        title=f"{scenario.name}: {scenario.description(args.lang)[:100]}",
+        lang=args.lang,
+        console=console,
+    )
     for out in args.out or []:
         path = write_results(result, out, scorecard=card)
         console.print(f"wrote {path}")
@@ -87,8 +112,9 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
             reached = row[f"{n} reached"]
             mark = "" if pd.isna(reached) else (" ✓" if reached else " ✗")
             cells.append(_fmt(row[n]) + mark)
-        out.add_row(row["label_zh" if zh else "label_en"], f"{_fmt(row['target'])} {row['unit']}",
-                    *cells)
+        out.add_row(
+            row["label_zh" if zh else "label_en"], f"{_fmt(row['target'])} {row['unit']}", *cells
+        )
     console.print(out)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -101,15 +127,33 @@ def _cmd_targets(args: argparse.Namespace, console: Console) -> int:
     frame = api.targets()
     zh = args.lang == "zh"
     out = Table(title=f"{len(frame)} targets of 常发〔2022〕1号")
-    for col in ("id", "section", ("目标" if zh else "Target"), "value", "unit", "year", "basis",
-                "variable"):
+    for col in (
+        "id",
+        "section",
+        ("目标" if zh else "Target"),
+        "value",
+        "unit",
+        "year",
+        "basis",
+        "variable",
+    ):
         out.add_column(col, overflow="fold")
     for tid, row in frame.iterrows():
-        value = "" if row["value"] is None or pd.isna(row["value"]) else (
-            f"{row['comparator']} {_fmt(float(row['value']))}")
-        out.add_row(tid, _text(row["section"]), row["label_zh" if zh else "label_en"], value,
-                    _text(row["unit"]), str(row["year"]), row["basis"],
-                    _text(row["variable"]) or _text(row["reason"]))
+        value = (
+            ""
+            if row["value"] is None or pd.isna(row["value"])
+            else (f"{row['comparator']} {_fmt(float(row['value']))}")
+        )
+        out.add_row(
+            tid,
+            _text(row["section"]),
+            row["label_zh" if zh else "label_en"],
+            value,
+            _text(row["unit"]),
+            str(row["year"]),
+            row["basis"],
+            _text(row["variable"]) or _text(row["reason"]),
+        )
     console.print(out)
     return 0
 
@@ -122,9 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a scenario and print its scorecard")
     p.add_argument("scenario", help="scenario file or name in scenarios/")
     p.add_argument("--engine", choices=("ensemble", "pysd"), default="ensemble")
-    p.add_argument("--out", action="append", metavar="FILE",
-                   help=f"write results ({', '.join(FORMATS)}); may be repeated")
-    p.add_argument("--model", type=Path, default=None, help="model file (default model/changzhou.mdl)")
+    p.add_argument(
+        "--out",
+        action="append",
+        metavar="FILE",
+        help=f"write results ({', '.join(FORMATS)}); may be repeated",
+    )
+    p.add_argument(
+        "--model", type=Path, default=None, help="model file (default model/changzhou.mdl)"
+    )
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("compare", help="compare scenarios target by target")

@@ -43,9 +43,11 @@ COLUMNS = ("name", "sector", "type", "units", "equation", "comment", "source_kin
 
 #: Source kinds, by the keyword in the comment that marks each (first keyword found wins:
 #: comments in the .mdl lead with the basis of their number).
-SOURCE_KEYWORDS = (("data", re.compile(r"\bdata:", re.IGNORECASE)),
-                   ("derived", re.compile(r"\bDerived\b")),
-                   ("assumption", re.compile(r"\bassumption\b", re.IGNORECASE)))
+SOURCE_KEYWORDS = (
+    ("data", re.compile(r"\bdata:", re.IGNORECASE)),
+    ("derived", re.compile(r"\bDerived\b")),
+    ("assumption", re.compile(r"\bassumption\b", re.IGNORECASE)),
+)
 
 CONTROL_SECTOR = "Control"
 
@@ -55,7 +57,7 @@ _NODE_STYLE = {
     "flow": 'shape=ellipse, style=filled, fillcolor="#fdf0d5", color="#b8860b"',
     "auxiliary": 'shape=plaintext, fontcolor="#333333"',
     "constant": 'shape=plaintext, fontsize=9, fontcolor="#777777"',
-    "lookup": 'shape=note, fontsize=9',
+    "lookup": "shape=note, fontsize=9",
 }
 _EDGE_STYLE = {
     "inflow": 'color="#1a7f37", penwidth=2.6, arrowhead=normal',
@@ -106,45 +108,76 @@ class FeedbackLoop:
 #: loop that the model no longer has fails loudly instead of being documented.
 MAIN_LOOPS = (
     FeedbackLoop(
-        "R1", "Innovation-led growth",
-        ("Cluster output", "RD spending", "Valid invention patents", "Productivity index",
-         "Market share effect", "Captured demand"),
+        "R1",
+        "Innovation-led growth",
+        (
+            "Cluster output",
+            "RD spending",
+            "Valid invention patents",
+            "Productivity index",
+            "Market share effect",
+            "Captured demand",
+        ),
         "More output funds more R&D (a fixed R&D intensity), R&D adds invention patents, a "
         "larger patent stock raises productivity, higher productivity wins Changzhou's firms a "
-        "larger share of their markets, and captured demand becomes output."),
+        "larger share of their markets, and captured demand becomes output.",
+    ),
     FeedbackLoop(
-        "R2", "智改数转 (transformation) pays for itself",
-        ("Cluster output", "Average utilisation", "Industrial investment",
-         "Tech retrofit investment", "Transformation", "Transformed firms",
-         "Perceived transformed share", "Productivity index", "Market share effect",
-         "Captured demand"),
+        "R2",
+        "智改数转 (transformation) pays for itself",
+        (
+            "Cluster output",
+            "Average utilisation",
+            "Industrial investment",
+            "Tech retrofit investment",
+            "Transformation",
+            "Transformed firms",
+            "Perceived transformed share",
+            "Productivity index",
+            "Market share effect",
+            "Captured demand",
+        ),
         "Output raises capacity utilisation, which, as firms perceive it (accelerator), raises "
         "industrial investment "
         "and so technology-retrofit investment; retrofit speeds transformation of diagnosed "
         "firms, the transformed share raises productivity after a delay, and productivity wins "
-        "market share and output."),
+        "market share and output.",
+    ),
     FeedbackLoop(
-        "B1", "Demand pressure steers investment",
+        "B1",
+        "Demand pressure steers investment",
         ("Capital", "Capacity", "Investment attractiveness", "Cluster investment"),
         "Investment is allocated to clusters whose captured demand presses on their capacity; "
         "the investment becomes capital and capacity, which relieves the pressure and turns "
-        "investment towards other clusters."),
+        "investment towards other clusters.",
+    ),
     FeedbackLoop(
-        "B2", "Utilisation limits investment",
-        ("Capital", "Capacity", "Average utilisation", "Industrial investment",
-         "Cluster investment"),
+        "B2",
+        "Utilisation limits investment",
+        (
+            "Capital",
+            "Capacity",
+            "Average utilisation",
+            "Industrial investment",
+            "Cluster investment",
+        ),
         "New capacity lowers average utilisation when demand does not keep up, and lower "
-        "utilisation lowers industrial investment (the accelerator working in reverse)."),
+        "utilisation lowers industrial investment (the accelerator working in reverse).",
+    ),
     FeedbackLoop(
-        "B3", "Market saturation",
+        "B3",
+        "Market saturation",
         ("Cluster demand", "Demand saturation", "Demand increase"),
         "As a cluster's demand approaches its market ceiling, the saturation factor falls and "
-        "demand growth slows: growth cannot run away."),
+        "demand growth slows: growth cannot run away.",
+    ),
     FeedbackLoop(
-        "B4", "Depreciation",
+        "B4",
+        "Depreciation",
         ("Capital", "Depreciation"),
         "A larger capital stock writes off more capital each year, so capital only grows while "
-        "investment exceeds depreciation."),
+        "investment exceeds depreciation.",
+    ),
 )
 
 
@@ -215,14 +248,17 @@ def read_mdl(path: str | Path) -> tuple[str, str, dict[str, MdlEntry], list[tupl
             continue
         parts = chunk.split("~", 2)
         if len(parts) != 3:
-            raise ModelError(f"cannot read element (expected 'equation ~ units ~ comment'): "
-                             f"{_squash(chunk)[:60]}", file=path)
+            raise ModelError(
+                f"cannot read element (expected 'equation ~ units ~ comment'): "
+                f"{_squash(chunk)[:60]}",
+                file=path,
+            )
         equation, units, comment = parts
         end = _NAME_END.search(equation)
         if end is None:
             raise ModelError(f"cannot find the name in: {_squash(equation)[:60]}", file=path)
-        name = _squash(equation[:end.start()])
-        rest = equation[end.start():]
+        name = _squash(equation[: end.start()])
+        rest = equation[end.start() :]
         is_range = rest.startswith(":") and not rest.startswith(":=")
         body = _squash(rest[1:]) if is_range or rest.startswith("=") else _squash(rest)
         # a subscripted element written in several components keeps each component's subscripts
@@ -294,10 +330,18 @@ def element_table(model: str | Path | None = None) -> pd.DataFrame:
         else:
             var = info.lookup(entry.name)
             vtype, dims = var.type, var.dims
-        rows.append({"name": entry.name, "sector": entry.sector, "type": vtype,
-                     "units": entry.units, "equation": _equation(entry),
-                     "comment": entry.comment, "source_kind": source_kind(entry.comment),
-                     "dims": dims})
+        rows.append(
+            {
+                "name": entry.name,
+                "sector": entry.sector,
+                "type": vtype,
+                "units": entry.units,
+                "equation": _equation(entry),
+                "comment": entry.comment,
+                "source_kind": source_kind(entry.comment),
+                "dims": dims,
+            }
+        )
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
@@ -310,8 +354,9 @@ def _check_against_pysd(path: Path, entries: dict[str, MdlEntry]) -> None:
     ours = {normalize(n) for n in entries}
     if ours != pysd_names:
         missing, extra = sorted(pysd_names - ours), sorted(ours - pysd_names)
-        raise ModelError(f"documentation reader and PySD disagree: missing {missing}, "
-                         f"extra {extra}", file=path)
+        raise ModelError(
+            f"documentation reader and PySD disagree: missing {missing}, extra {extra}", file=path
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -469,8 +514,11 @@ def feedback_loops(model: str | Path | None = None) -> list[FeedbackLoop]:
         for a, b in zip(loop.waypoints, (*loop.waypoints[1:], loop.waypoints[0]), strict=True):
             step = _shortest_path(links, a, b)
             if step is None:
-                raise ModelError(f"feedback loop {loop.id} ({loop.title}) is broken: "
-                                 f"'{b}' does not depend on '{a}'", file=path)
+                raise ModelError(
+                    f"feedback loop {loop.id} ({loop.title}) is broken: "
+                    f"'{b}' does not depend on '{a}'",
+                    file=path,
+                )
             full += step[:-1]  # the next leg starts at b
         out.append(dataclasses.replace(loop, path=tuple(full)))
     return out
@@ -479,6 +527,7 @@ def feedback_loops(model: str | Path | None = None) -> list[FeedbackLoop]:
 # --------------------------------------------------------------------------------------------
 # Diagrams
 # --------------------------------------------------------------------------------------------
+
 
 def _q(text: str) -> str:
     """A DOT string literal."""
@@ -504,15 +553,18 @@ def _diagram_nodes(table: pd.DataFrame, edges: pd.DataFrame) -> set[str]:
         inputs = set(live.loc[live["target"] == name, "source"])
         # an auxiliary that nothing uses while running and that only combines constants is an
         # initialisation detail (e.g. Initial capital), not structure
-        if (row["type"] == "auxiliary" and name not in used_live
-                and inputs <= constants):
+        if row["type"] == "auxiliary" and name not in used_live and inputs <= constants:
             continue
         keep.add(name)
     return keep
 
 
-def diagram_dot(model: str | Path | None = None, *, sectors: Iterable[str] | None = None,
-                level: Literal["element", "sector"] = "element") -> str:
+def diagram_dot(
+    model: str | Path | None = None,
+    *,
+    sectors: Iterable[str] | None = None,
+    level: Literal["element", "sector"] = "element",
+) -> str:
     """Graphviz DOT source of the model's structure.
 
     Parameters
@@ -540,45 +592,55 @@ def diagram_dot(model: str | Path | None = None, *, sectors: Iterable[str] | Non
     if level == "sector":
         return _sector_dot(path, table, edges)
     if level != "element":
-        raise CzsimError(f"unknown diagram level '{level}' (use 'element' or 'sector')",
-                         key="level")
+        raise CzsimError(
+            f"unknown diagram level '{level}' (use 'element' or 'sector')", key="level"
+        )
     _, _, _, all_sectors = read_mdl(path)
     sector_names = [s for s, _ in all_sectors if s != CONTROL_SECTOR]
     chosen = list(sector_names if sectors is None else sectors)
     unknown = [s for s in chosen if s not in sector_names]
     if unknown:
-        raise CzsimError(f"unknown sector(s) {unknown} (sectors: {', '.join(sector_names)})",
-                         key="sectors")
+        raise CzsimError(
+            f"unknown sector(s) {unknown} (sectors: {', '.join(sector_names)})", key="sectors"
+        )
     nodes = _diagram_nodes(table, edges)
     sector_of = dict(zip(table["name"], table["sector"], strict=True))
     type_of = dict(zip(table["name"], table["type"], strict=True))
     rate_constants = set(edges.loc[edges["kind"].isin(["inflow", "outflow"]), "source"])
     type_of.update({n: "flow" for n in rate_constants if type_of[n] == "constant"})
     drawn = {n for n in nodes if sector_of[n] in chosen}
-    shown = edges[edges["target"].isin(drawn) & edges["source"].isin(nodes)
-                  & (edges["kind"] != "init")]
+    shown = edges[
+        edges["target"].isin(drawn) & edges["source"].isin(nodes) & (edges["kind"] != "init")
+    ]
     ghosts = set(shown["source"]) - drawn
 
-    lines = ["digraph changzhou {",
-             f'  graph [rankdir=LR, fontname={_q(_FONT)}, fontsize=13, newrank=true, '
-             'nodesep=0.18, ranksep=0.45, compound=true, labelloc=t, '
-             f'label={_q("czsim model structure (generated from model/changzhou.mdl)")}];',
-             f"  node [fontname={_q(_FONT)}, fontsize=10, margin=\"0.05,0.02\", height=0.3];",
-             f"  edge [fontname={_q(_FONT)}, fontsize=8];"]
+    lines = [
+        "digraph changzhou {",
+        f"  graph [rankdir=LR, fontname={_q(_FONT)}, fontsize=13, newrank=true, "
+        "nodesep=0.18, ranksep=0.45, compound=true, labelloc=t, "
+        f"label={_q('czsim model structure (generated from model/changzhou.mdl)')}];",
+        f'  node [fontname={_q(_FONT)}, fontsize=10, margin="0.05,0.02", height=0.3];',
+        f"  edge [fontname={_q(_FONT)}, fontsize=8];",
+    ]
     for i, sector in enumerate(chosen):
-        members = sorted((n for n in drawn if sector_of[n] == sector),
-                         key=list(table["name"]).index)
+        members = sorted(
+            (n for n in drawn if sector_of[n] == sector), key=list(table["name"]).index
+        )
         if not members:
             continue
         lines.append(f"  subgraph cluster_{i} {{")
-        lines.append(f'    label={_q(sector)}; style="rounded,filled"; fillcolor="#f7f7f7"; '
-                     'color="#999999"; fontsize=12;')
+        lines.append(
+            f'    label={_q(sector)}; style="rounded,filled"; fillcolor="#f7f7f7"; '
+            'color="#999999"; fontsize=12;'
+        )
         for n in members:
             lines.append(f"    {_q(n)} [label={_q(_wrap(n))}, {_NODE_STYLE[type_of[n]]}];")
         lines.append("  }")
     for n in sorted(ghosts):
-        lines.append(f'  {_q(n)} [label={_q(_wrap(n))}, shape=plaintext, fontcolor="#aaaaaa", '
-                     f'fontsize=9, tooltip={_q(sector_of[n])}];')
+        lines.append(
+            f'  {_q(n)} [label={_q(_wrap(n))}, shape=plaintext, fontcolor="#aaaaaa", '
+            f"fontsize=9, tooltip={_q(sector_of[n])}];"
+        )
     for row in shown.itertuples(index=False):
         lines.append(f"  {_q(row.source)} -> {_q(row.target)} [{_EDGE_STYLE[row.kind]}];")
     lines += _legend_lines()
@@ -596,7 +658,8 @@ def _legend_lines() -> list[str]:
         f'    legend_aux [label="auxiliary", {_NODE_STYLE["auxiliary"]}];',
         "    legend_inflow -> legend_stock [" + _EDGE_STYLE["inflow"] + "];",
         "    legend_outflow -> legend_stock [" + _EDGE_STYLE["outflow"] + "];",
-        "    legend_aux -> legend_inflow [" + _EDGE_STYLE["info"]
+        "    legend_aux -> legend_inflow ["
+        + _EDGE_STYLE["info"]
         + ', label="information link", fontcolor="#8c8c8c"];',
         "  }",
     ]
@@ -619,14 +682,16 @@ def sector_links(model: str | Path | None = None) -> pd.DataFrame:
 def _sector_links(table: pd.DataFrame, edges: pd.DataFrame) -> pd.DataFrame:
     sector_of = dict(zip(table["name"], table["sector"], strict=True))
     live = edges[edges["kind"] != "init"]
-    counts = Counter((sector_of[s], sector_of[t])
-                     for s, t in zip(live["source"], live["target"], strict=True))
+    counts = Counter(
+        (sector_of[s], sector_of[t]) for s, t in zip(live["source"], live["target"], strict=True)
+    )
     rows = [{"source": s, "target": t, "links": n} for (s, t), n in counts.items()]
     return pd.DataFrame(rows, columns=["source", "target", "links"])
 
 
-def _loop_sector_edges(loops: Sequence[FeedbackLoop],
-                       sector_of: dict[str, str]) -> dict[tuple[str, str], list[str]]:
+def _loop_sector_edges(
+    loops: Sequence[FeedbackLoop], sector_of: dict[str, str]
+) -> dict[tuple[str, str], list[str]]:
     """For each (sector, sector) pair, the loops that cross it (a self pair when a loop stays
     inside one sector)."""
     out: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -653,18 +718,26 @@ def _sector_dot(path: Path, table: pd.DataFrame, edges: pd.DataFrame) -> str:
     loop_edges = _loop_sector_edges(loops, sector_of)
     counts = table.groupby(["sector", "type"]).size()
 
-    lines = ["digraph sectors {",
-             f"  graph [rankdir=LR, fontname={_q(_FONT)}, fontsize=13, nodesep=0.5, "
-             f"ranksep=0.9, labelloc=t, "
-             f"label={_q(_SECTOR_TITLE)}];",
-             f'  node [fontname={_q(_FONT)}, fontsize=11, shape=box, style="rounded,filled", '
-             'fillcolor="#dbe9f6", margin="0.15,0.08"];',
-             f"  edge [fontname={_q(_FONT)}, fontsize=9, color=\"#666666\"];"]
+    lines = [
+        "digraph sectors {",
+        f"  graph [rankdir=LR, fontname={_q(_FONT)}, fontsize=13, nodesep=0.5, "
+        f"ranksep=0.9, labelloc=t, "
+        f"label={_q(_SECTOR_TITLE)}];",
+        f'  node [fontname={_q(_FONT)}, fontsize=11, shape=box, style="rounded,filled", '
+        'fillcolor="#dbe9f6", margin="0.15,0.08"];',
+        f'  edge [fontname={_q(_FONT)}, fontsize=9, color="#666666"];',
+    ]
     for i, name in enumerate(names):
-        parts = [f"{int(counts[(name, t)])} {plural if counts[(name, t)] != 1 else t}"
-                 for t, plural in (("stock", "stocks"), ("flow", "flows"),
-                                   ("auxiliary", "auxiliaries"), ("constant", "constants"))
-                 if (name, t) in counts]
+        parts = [
+            f"{int(counts[(name, t)])} {plural if counts[(name, t)] != 1 else t}"
+            for t, plural in (
+                ("stock", "stocks"),
+                ("flow", "flows"),
+                ("auxiliary", "auxiliaries"),
+                ("constant", "constants"),
+            )
+            if (name, t) in counts
+        ]
         label = _wrap(name, 22) + "\n" + ", ".join(parts)
         lines.append(f"  s{i} [label={_q(label)}];")
     index = {n: i for i, n in enumerate(names)}
@@ -678,14 +751,24 @@ def _sector_dot(path: Path, table: pd.DataFrame, edges: pd.DataFrame) -> str:
         width = 0.8 + 3.5 * row.links / biggest
         colour = "#b03a2e" if ids else "#666666"
         label = f"{row.links}" + (f"  {' '.join(ids)}" if ids else "")
-        lines.append(f"  s{index[row.source]} -> s{index[row.target]} [label={_q(label)}, "
-                     f"penwidth={width:.2f}, color=\"{colour}\", fontcolor=\"{colour}\"];")
+        lines.append(
+            f"  s{index[row.source]} -> s{index[row.target]} [label={_q(label)}, "
+            f'penwidth={width:.2f}, color="{colour}", fontcolor="{colour}"];'
+        )
     legend = "".join(
-        "\\l    ".join(textwrap.wrap(f"{lp.id} ({lp.polarity}) {lp.title}: "
-                                   + " → ".join(lp.path) + f" → {lp.path[0]}", 90)) + "\\l"
-        for lp in loops)
-    lines.append(f'  loops [shape=note, style=filled, fillcolor="#fffbe6", fontsize=9, '
-                 f'label="Main feedback loops (edge labels: element links, loop ids)\\l{legend}"];')
+        "\\l    ".join(
+            textwrap.wrap(
+                f"{lp.id} ({lp.polarity}) {lp.title}: " + " → ".join(lp.path) + f" → {lp.path[0]}",
+                90,
+            )
+        )
+        + "\\l"
+        for lp in loops
+    )
+    lines.append(
+        f'  loops [shape=note, style=filled, fillcolor="#fffbe6", fontsize=9, '
+        f'label="Main feedback loops (edge labels: element links, loop ids)\\l{legend}"];'
+    )
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -694,9 +777,12 @@ def dot_executable() -> str:
     """Path of Graphviz's ``dot``; :class:`CzsimError` with the install hint if missing."""
     exe = shutil.which("dot")
     if exe is None:
-        raise CzsimError("Graphviz's 'dot' program is not installed: install Debian's "
-                         "'graphviz' package (apt-get install graphviz), or skip the picture "
-                         "with --no-diagram", key="dot")
+        raise CzsimError(
+            "Graphviz's 'dot' program is not installed: install Debian's "
+            "'graphviz' package (apt-get install graphviz), or skip the picture "
+            "with --no-diagram",
+            key="dot",
+        )
     return exe
 
 
@@ -718,11 +804,9 @@ def render(dot_source: str, out: str | Path) -> Path:
     args = [exe, f"-T{fmt}", "-o", str(out)]
     if fmt == "png":
         args.insert(1, "-Gdpi=110")
-    proc = subprocess.run(args, input=dot_source.encode("utf-8"), capture_output=True,
-                          check=False)
+    proc = subprocess.run(args, input=dot_source.encode("utf-8"), capture_output=True, check=False)
     if proc.returncode != 0:
-        raise CzsimError(f"dot failed: {proc.stderr.decode('utf-8', 'replace').strip()}",
-                         file=out)
+        raise CzsimError(f"dot failed: {proc.stderr.decode('utf-8', 'replace').strip()}", file=out)
     return out
 
 
@@ -739,9 +823,15 @@ def render_svg(dot_source: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 _TYPE_ORDER = ("stock", "flow", "auxiliary", "constant", "lookup", "subscript range", "control")
-_PLURAL = {"stock": "stocks", "flow": "flows", "auxiliary": "auxiliaries", "constant": "constants",
-           "lookup": "lookups", "subscript range": "subscript ranges",
-           "control": "control variables"}
+_PLURAL = {
+    "stock": "stocks",
+    "flow": "flows",
+    "auxiliary": "auxiliaries",
+    "constant": "constants",
+    "lookup": "lookups",
+    "subscript range": "subscript ranges",
+    "control": "control variables",
+}
 
 
 def _anchor(text: str) -> str:
@@ -761,21 +851,30 @@ def _dims_text(dims: tuple[str, ...]) -> str:
 def _sections(path: Path) -> tuple[str, str, list[tuple[str, str, pd.DataFrame]]]:
     title, description, _, sectors = read_mdl(path)
     table = element_table(path)
-    groups = [("Subscript ranges", "The dimensions of subscripted elements.",
-               table[table["type"] == "subscript range"])]
+    groups = [
+        (
+            "Subscript ranges",
+            "The dimensions of subscripted elements.",
+            table[table["type"] == "subscript range"],
+        )
+    ]
     for name, comment in sectors:
-        groups.append((name, comment, table[(table["sector"] == name)
-                                            & (table["type"] != "subscript range")]))
+        groups.append(
+            (name, comment, table[(table["sector"] == name) & (table["type"] != "subscript range")])
+        )
     return title, description, [g for g in groups if len(g[2])]
 
 
 def _summary(table: pd.DataFrame) -> str:
     counts = table["type"].value_counts()
     kinds = table[table["type"] == "constant"]["source_kind"].value_counts()
-    by_type = ", ".join(f"{int(counts[t])} {t if counts[t] == 1 else _PLURAL[t]}"
-                        for t in _TYPE_ORDER if t in counts)
+    by_type = ", ".join(
+        f"{int(counts[t])} {t if counts[t] == 1 else _PLURAL[t]}"
+        for t in _TYPE_ORDER
+        if t in counts
+    )
     by_kind = ", ".join(f"{int(v)} {k}" for k, v in kinds.items())
-    return (f"{len(table)} elements: {by_type}. Constants by source: {by_kind}.")
+    return f"{len(table)} elements: {by_type}. Constants by source: {by_kind}."
 
 
 def markdown(model: str | Path | None = None, *, diagrams: Sequence[str] = ()) -> str:
@@ -790,9 +889,18 @@ def markdown(model: str | Path | None = None, *, diagrams: Sequence[str] = ()) -
     path = _model_path(model)
     title, description, groups = _sections(path)
     table = element_table(path)
-    out = [f"# {title}", "",
-           f"*Generated by `czsim doc` from `model/{path.name}`; do not edit by hand.*", "",
-           description, "", _summary(table), "", "## Contents", ""]
+    out = [
+        f"# {title}",
+        "",
+        f"*Generated by `czsim doc` from `model/{path.name}`; do not edit by hand.*",
+        "",
+        description,
+        "",
+        _summary(table),
+        "",
+        "## Contents",
+        "",
+    ]
     out.append("- [Feedback loops](#feedback-loops)")
     for name, _, frame in groups:
         out.append(f"- [{name}](#{_anchor(name)}) ({len(frame)})")
@@ -803,14 +911,23 @@ def markdown(model: str | Path | None = None, *, diagrams: Sequence[str] = ()) -
     for image in diagrams:
         out += [f"![{Path(image).stem}]({image})", ""]
     for name, comment, frame in groups:
-        out += [f'<a id="{_anchor(name)}"></a>', "", f"## {name}", "", comment, "",
-                "| Name | Type | Units | Equation | Source | Comment |",
-                "| --- | --- | --- | --- | --- | --- |"]
+        out += [
+            f'<a id="{_anchor(name)}"></a>',
+            "",
+            f"## {name}",
+            "",
+            comment,
+            "",
+            "| Name | Type | Units | Equation | Source | Comment |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         for row in frame.itertuples(index=False):
             eq = f"`{_md_cell(row.equation)}`" if row.equation else ""
-            out.append(f"| **{_md_cell(row.name)}**{_dims_text(row.dims)} | {row.type} | "
-                       f"{_md_cell(row.units)} | {eq} | {row.source_kind} | "
-                       f"{_md_cell(row.comment)} |")
+            out.append(
+                f"| **{_md_cell(row.name)}**{_dims_text(row.dims)} | {row.type} | "
+                f"{_md_cell(row.units)} | {eq} | {row.source_kind} | "
+                f"{_md_cell(row.comment)} |"
+            )
         out.append("")
     return "\n".join(out)
 
@@ -835,34 +952,51 @@ def html_page(model: str | Path | None = None, *, diagrams: Sequence[str] = ()) 
     title, description, groups = _sections(path)
     table = element_table(path)
     e = html.escape
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           f"<title>{e(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
-           f"<h1>{e(title)}</h1>",
-           f"<p><em>Generated by <code>czsim doc</code> from <code>model/{e(path.name)}</code>; "
-           "do not edit by hand.</em></p>",
-           f"<p>{e(description)}</p>", f"<p>{e(_summary(table))}</p>",
-           "<nav><h2>Contents</h2><ul>", '<li><a href="#feedback-loops">Feedback loops</a></li>']
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>{e(title)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{e(title)}</h1>",
+        f"<p><em>Generated by <code>czsim doc</code> from <code>model/{e(path.name)}</code>; "
+        "do not edit by hand.</em></p>",
+        f"<p>{e(description)}</p>",
+        f"<p>{e(_summary(table))}</p>",
+        "<nav><h2>Contents</h2><ul>",
+        '<li><a href="#feedback-loops">Feedback loops</a></li>',
+    ]
     for name, _, frame in groups:
         out.append(f'<li><a href="#{_anchor(name)}">{e(name)}</a> ({len(frame)})</li>')
     out += ["</ul></nav>", '<h2 id="feedback-loops">Feedback loops</h2>']
     for lp in feedback_loops(path):
         chain = " → ".join(lp.path) + f" → {lp.path[0]}"
-        out.append(f"<p><strong>{e(lp.id)} {e(lp.title)}</strong> ({lp.polarity}): "
-                   f"{e(chain)}. {e(lp.story)}</p>")
+        out.append(
+            f"<p><strong>{e(lp.id)} {e(lp.title)}</strong> ({lp.polarity}): "
+            f"{e(chain)}. {e(lp.story)}</p>"
+        )
     for image in diagrams:
-        out.append(f'<p><a href="{e(image)}"><img src="{e(image)}" '
-                   f'alt="{e(Path(image).stem)}"></a></p>')
+        out.append(
+            f'<p><a href="{e(image)}"><img src="{e(image)}" alt="{e(Path(image).stem)}"></a></p>'
+        )
     for name, comment, frame in groups:
-        out += [f'<h2 id="{_anchor(name)}">{e(name)}</h2>', f"<p>{e(comment)}</p>",
-                "<table><thead><tr><th>Name</th><th>Type</th><th>Units</th><th>Equation</th>"
-                "<th>Source</th><th>Comment</th></tr></thead><tbody>"]
+        out += [
+            f'<h2 id="{_anchor(name)}">{e(name)}</h2>',
+            f"<p>{e(comment)}</p>",
+            "<table><thead><tr><th>Name</th><th>Type</th><th>Units</th><th>Equation</th>"
+            "<th>Source</th><th>Comment</th></tr></thead><tbody>",
+        ]
         for row in frame.itertuples(index=False):
             out.append(
                 f'<tr id="{_anchor(row.name)}"><td><strong>{e(row.name)}</strong>'
                 f"{e(_dims_text(row.dims))}</td><td>{e(row.type)}</td><td>{e(row.units)}</td>"
                 f"<td><code>{e(row.equation)}</code></td>"
                 f'<td class="kind-{row.source_kind}">{row.source_kind}</td>'
-                f"<td>{e(row.comment)}</td></tr>")
+                f"<td>{e(row.comment)}</td></tr>"
+            )
         out.append("</tbody></table>")
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
@@ -872,8 +1006,9 @@ def html_page(model: str | Path | None = None, *, diagrams: Sequence[str] = ()) 
 DIAGRAMS = (("model_diagram", "element"), ("model_sectors", "sector"))
 
 
-def write_docs(out_dir: str | Path = "docs", *, model: str | Path | None = None,
-               diagram: bool = True) -> list[Path]:
+def write_docs(
+    out_dir: str | Path = "docs", *, model: str | Path | None = None, diagram: bool = True
+) -> list[Path]:
     """Write the model reference: ``model.md``, ``model.html`` and, with ``diagram``, the
     element diagram ``model_diagram.svg``/``.png`` and sector overview
     ``model_sectors.svg``/``.png``.
@@ -910,8 +1045,9 @@ def write_docs(out_dir: str | Path = "docs", *, model: str | Path | None = None,
             for suffix in (".svg", ".png"):
                 written.append(render(source, out_dir / f"{stem}{suffix}"))
     # overview first, then the detail
-    images = [f"{stem}.svg" for stem, _ in reversed(DIAGRAMS)
-              if (out_dir / f"{stem}.svg").is_file()]
+    images = [
+        f"{stem}.svg" for stem, _ in reversed(DIAGRAMS) if (out_dir / f"{stem}.svg").is_file()
+    ]
     md = out_dir / "model.md"
     md.write_text(markdown(path, diagrams=images), encoding="utf-8")
     page = out_dir / "model.html"
@@ -922,6 +1058,7 @@ def write_docs(out_dir: str | Path = "docs", *, model: str | Path | None = None,
 # --------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------
+
 
 def _cmd_doc(args: argparse.Namespace, console) -> int:
     for p in write_docs(args.out, model=args.model, diagram=not args.no_diagram):
@@ -945,18 +1082,29 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     """Add ``czsim doc`` and ``czsim diagram`` to the command line."""
     p = subparsers.add_parser("doc", help="write the model reference (Markdown, HTML, diagrams)")
     p.add_argument("--out", default="docs", metavar="DIR", help="output folder (default docs)")
-    p.add_argument("--no-diagram", action="store_true",
-                   help="skip the diagrams (no Graphviz needed)")
-    p.add_argument("--model", type=Path, default=None,
-                   help="model file (default model/changzhou.mdl)")
+    p.add_argument(
+        "--no-diagram", action="store_true", help="skip the diagrams (no Graphviz needed)"
+    )
+    p.add_argument(
+        "--model", type=Path, default=None, help="model file (default model/changzhou.mdl)"
+    )
     p.set_defaults(func=_cmd_doc)
 
     p = subparsers.add_parser("diagram", help="draw the model's structure with Graphviz")
-    p.add_argument("--out", default="docs/model_diagram.svg", metavar="FILE",
-                   help="output file: .svg, .png, .pdf, or .dot for the Graphviz source "
-                        "(default docs/model_diagram.svg)")
-    p.add_argument("--level", choices=("element", "sector"), default="element",
-                   help="element: every stock, flow and auxiliary; sector: the overview")
-    p.add_argument("--model", type=Path, default=None,
-                   help="model file (default model/changzhou.mdl)")
+    p.add_argument(
+        "--out",
+        default="docs/model_diagram.svg",
+        metavar="FILE",
+        help="output file: .svg, .png, .pdf, or .dot for the Graphviz source "
+        "(default docs/model_diagram.svg)",
+    )
+    p.add_argument(
+        "--level",
+        choices=("element", "sector"),
+        default="element",
+        help="element: every stock, flow and auxiliary; sector: the overview",
+    )
+    p.add_argument(
+        "--model", type=Path, default=None, help="model file (default model/changzhou.mdl)"
+    )
     p.set_defaults(func=_cmd_diagram)

@@ -24,19 +24,23 @@ def tidy(result: xr.Dataset) -> pd.DataFrame:
         stacked = da.stack(element=extra).transpose("run", "time", "element")
         for i, key in enumerate(stacked["element"].values):
             label = ",".join(key) if isinstance(key, tuple) else str(key)
-            columns[f"{name}[{label}]"] = stacked.isel(element=i).drop_vars(
-                ["element", *extra], errors="ignore").to_series()
+            columns[f"{name}[{label}]"] = (
+                stacked.isel(element=i).drop_vars(["element", *extra], errors="ignore").to_series()
+            )
     return pd.DataFrame(columns)
 
 
-def write_results(result: xr.Dataset, path: str | Path,
-                  scorecard: pd.DataFrame | None = None) -> Path:
+def write_results(
+    result: xr.Dataset, path: str | Path, scorecard: pd.DataFrame | None = None
+) -> Path:
     """Write ``result`` to ``path`` (.csv, .nc or .xlsx); Excel also gets a scorecard sheet."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise CzsimError(f"unknown output format '{suffix or path.name}'; use one of "
-                         f"{', '.join(FORMATS)}", file=path)
+        raise CzsimError(
+            f"unknown output format '{suffix or path.name}'; use one of {', '.join(FORMATS)}",
+            file=path,
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".nc":
         clean = result.copy()

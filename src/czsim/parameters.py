@@ -27,8 +27,22 @@ def split_variable(text: str) -> tuple[str, str | None] | None:
         return None
     element = match.group("element")
     return match.group("name").strip(), element.strip() if element else None
-_REQUIRED = ("name", "variable", "default", "low", "high", "step", "units", "group", "kind",
-             "label_zh", "label_en", "source")
+
+
+_REQUIRED = (
+    "name",
+    "variable",
+    "default",
+    "low",
+    "high",
+    "step",
+    "units",
+    "group",
+    "kind",
+    "label_zh",
+    "label_en",
+    "source",
+)
 
 GROUP_LABELS: dict[str, tuple[str, str]] = {
     "investment": ("投资", "Investment"),
@@ -76,21 +90,28 @@ class Parameter:
         """The label in ``lang`` (``"zh"`` or ``"en"``)."""
         return self.label_zh if lang == "zh" else self.label_en
 
-    def check(self, value: object, *, file: str | Path | None = None, key: str | None = None) -> float:
+    def check(
+        self, value: object, *, file: str | Path | None = None, key: str | None = None
+    ) -> float:
         """Return ``value`` as a float, or raise :class:`ParameterError` if it is not a number
         within ``[low, high]``."""
         key = key or self.name
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ParameterError(
                 f"expected a number for {self.name}, got {type(value).__name__} {value!r}",
-                file=file, key=key)
+                file=file,
+                key=key,
+            )
         value = float(value)
         if not math.isfinite(value):
             raise ParameterError(f"{value} is not a finite number", file=file, key=key)
         if not self.low <= value <= self.high:
             raise ParameterError(
                 f"{value:g} is outside the allowed range [{self.low:g}, {self.high:g}] "
-                f"({self.units})", file=file, key=key)
+                f"({self.units})",
+                file=file,
+                key=key,
+            )
         return value
 
 
@@ -153,9 +174,17 @@ def _parse(entry: dict, index: int, path: Path) -> Parameter:
     if entry["kind"] not in ("lever", "assumption"):
         raise ParameterError("kind must be 'lever' or 'assumption'", file=path, key=entry["name"])
     return Parameter(
-        name=entry["name"], variable=split[0], element=split[1],
-        **values, units=entry["units"], group=entry["group"], kind=entry["kind"],
-        label_zh=entry["label_zh"], label_en=entry["label_en"], source=entry["source"])
+        name=entry["name"],
+        variable=split[0],
+        element=split[1],
+        **values,
+        units=entry["units"],
+        group=entry["group"],
+        kind=entry["kind"],
+        label_zh=entry["label_zh"],
+        label_en=entry["label_en"],
+        source=entry["source"],
+    )
 
 
 @cache

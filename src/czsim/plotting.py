@@ -8,8 +8,16 @@ import matplotlib
 from matplotlib import font_manager
 
 #: Fonts with Chinese glyphs, in order of preference (Debian's fonts-noto-cjk first).
-CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "WenQuanYi Zen Hei",
-             "WenQuanYi Micro Hei", "Source Han Sans SC", "SimHei", "Microsoft YaHei")
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Noto Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Source Han Sans SC",
+    "SimHei",
+    "Microsoft YaHei",
+)
 
 
 @cache

@@ -31,8 +31,15 @@ from czsim.tomlfile import read_toml
 #: A value is a constant or a time series: ``((year, value), ...)`` sorted by year.
 Value = float | tuple[tuple[float, float], ...]
 
-_TOP_KEYS = {"name", "extends", "description_en", "description_zh", "description", "parameters",
-             "uncertain"}
+_TOP_KEYS = {
+    "name",
+    "extends",
+    "description_en",
+    "description_zh",
+    "description",
+    "parameters",
+    "uncertain",
+}
 
 
 @dataclass(frozen=True)
@@ -57,8 +64,11 @@ class Scenario:
 
     def description(self, lang: str = "en") -> str:
         """The description in ``lang``, falling back to the other language."""
-        first, second = ((self.description_zh, self.description_en) if lang == "zh"
-                         else (self.description_en, self.description_zh))
+        first, second = (
+            (self.description_zh, self.description_en)
+            if lang == "zh"
+            else (self.description_en, self.description_zh)
+        )
         return first or second
 
     def value(self, name: str, table: ParameterTable | None = None) -> Value:
@@ -87,7 +97,9 @@ class Scenario:
         lines += ["", "[parameters]"]
         for key, value in self.values.items():
             if isinstance(value, tuple):
-                body = ", ".join(f"{int(t) if float(t).is_integer() else t} = {v!r}" for t, v in value)
+                body = ", ".join(
+                    f"{int(t) if float(t).is_integer() else t} = {v!r}" for t, v in value
+                )
                 lines.append(f"{key} = {{ {body} }}")
             else:
                 lines.append(f"{key} = {value!r}")
@@ -104,7 +116,9 @@ def _quote(text: str) -> str:
 
 def _number(raw: object, *, file, key: str) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise ScenarioError(f"expected a number, got {type(raw).__name__} {raw!r}", file=file, key=key)
+        raise ScenarioError(
+            f"expected a number, got {type(raw).__name__} {raw!r}", file=file, key=key
+        )
     value = float(raw)
     if not math.isfinite(value):
         raise ScenarioError(f"{raw!r} is not a finite number", file=file, key=key)
@@ -115,15 +129,17 @@ def _check_value(raw: object, name: str, table: ParameterTable, *, file) -> Valu
     param = table[name]
     if isinstance(raw, Mapping):
         if not raw:
-            raise ScenarioError("a time series needs at least one {year = value} point", file=file,
-                                key=name)
+            raise ScenarioError(
+                "a time series needs at least one {year = value} point", file=file, key=name
+            )
         points = []
         for year, v in raw.items():
             try:
                 t = float(year)
             except (TypeError, ValueError):
-                raise ScenarioError(f"time series keys must be years, got {year!r}", file=file,
-                                    key=f"{name}.{year}") from None
+                raise ScenarioError(
+                    f"time series keys must be years, got {year!r}", file=file, key=f"{name}.{year}"
+                ) from None
             points.append((t, param.check(v, file=file, key=f"{name}.{year}")))
         return tuple(sorted(points))
     if isinstance(raw, tuple):  # already a validated series (from another Scenario)
@@ -133,8 +149,9 @@ def _check_value(raw: object, name: str, table: ParameterTable, *, file) -> Valu
 
 def _resolve_parent(extends: object, path: Path, folder: Path) -> Path:
     if not isinstance(extends, str) or not extends:
-        raise ScenarioError("extends must be the name or path of a scenario", file=path,
-                            key="extends")
+        raise ScenarioError(
+            "extends must be the name or path of a scenario", file=path, key="extends"
+        )
     candidate = Path(extends)
     if candidate.suffix != ".toml":
         candidate = candidate.with_suffix(".toml")
@@ -149,13 +166,17 @@ def _resolve_parent(extends: object, path: Path, folder: Path) -> Path:
         if (place / candidate).is_file():
             return place / candidate
     known = [p.stem for place in folders for p in place.glob("*.toml")]
-    raise ScenarioError(f"parent scenario '{extends}' not found in "
-                        f"{' or '.join(str(f) for f in folders)}{closest(extends, known)}",
-                        file=path, key="extends")
+    raise ScenarioError(
+        f"parent scenario '{extends}' not found in "
+        f"{' or '.join(str(f) for f in folders)}{closest(extends, known)}",
+        file=path,
+        key="extends",
+    )
 
 
-def _load(path: Path, table: ParameterTable, chain: tuple[Path, ...],
-          folder: Path | None = None) -> Scenario:
+def _load(
+    path: Path, table: ParameterTable, chain: tuple[Path, ...], folder: Path | None = None
+) -> Scenario:
     """Load ``path``; its parent is looked up in ``folder`` (default: the file's folder)."""
     if path.resolve() in chain:
         cycle = " -> ".join(p.stem for p in (*chain, path.resolve()))
@@ -183,13 +204,17 @@ def _load(path: Path, table: ParameterTable, chain: tuple[Path, ...],
         param = table.resolve(key, file=path)
         ukey = f"uncertain.{key}"
         if not isinstance(rng, Mapping) or set(rng) != {"low", "high"}:
-            raise ScenarioError("an uncertainty range is { low = ..., high = ... }", file=path,
-                                key=ukey)
+            raise ScenarioError(
+                "an uncertainty range is { low = ..., high = ... }", file=path, key=ukey
+            )
         low = param.check(_number(rng["low"], file=path, key=ukey), file=path, key=f"{ukey}.low")
         high = param.check(_number(rng["high"], file=path, key=ukey), file=path, key=f"{ukey}.high")
         if not low < high:
-            raise ScenarioError(f"empty or inverted range: low {low:g} must be below high {high:g}",
-                                file=path, key=ukey)
+            raise ScenarioError(
+                f"empty or inverted range: low {low:g} must be below high {high:g}",
+                file=path,
+                key=ukey,
+            )
         uncertain[param.name] = (low, high)
     for key in ("name", "description_en", "description_zh", "description"):
         if key in data and not isinstance(data[key], str):
@@ -221,14 +246,16 @@ def load_scenario(source: str | Path) -> Scenario:
     if not path.suffix and not path.exists():
         named = paths.SCENARIO_DIR / f"{source}.toml"
         if not named.is_file():
-            raise ScenarioError(f"no scenario named '{source}'"
-                                f"{closest(str(source), list_scenarios())}", file=named)
+            raise ScenarioError(
+                f"no scenario named '{source}'{closest(str(source), list_scenarios())}", file=named
+            )
         path = named
     return _load(path, load_parameters(), ())
 
 
-def load_scenario_text(text: str | bytes, *, filename: str = "uploaded.toml",
-                       base_dir: str | Path | None = None) -> Scenario:
+def load_scenario_text(
+    text: str | bytes, *, filename: str = "uploaded.toml", base_dir: str | Path | None = None
+) -> Scenario:
     """Load a scenario from TOML text (an upload), resolving ``extends`` in ``base_dir``
     (default ``scenarios/``). Errors name ``filename``; nothing is written anywhere else."""
     import tempfile

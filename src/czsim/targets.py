@@ -110,13 +110,24 @@ def _parse(entry: dict, path: Path) -> Target:
             raise CzsimError("a tracked target needs a variable", file=path, key=tid)
         variable, element = split
     return Target(
-        id=tid, label_zh=entry["label_zh"], label_en=entry["label_en"],
-        section=str(entry.get("section", "")), group=entry.get("group", ""),
-        comparator=comparator, value=entry.get("value"), unit=entry.get("unit", ""),
-        year=int(entry.get("year", 2025)), tracked=bool(tracked), variable=variable,
-        element=element, basis=entry.get("basis", "model") if tracked else "untracked",
-        tolerance=float(entry.get("tolerance", 0.0)), reason=entry.get("reason", ""),
-        quote=entry.get("quote", ""), note=entry.get("note", ""))
+        id=tid,
+        label_zh=entry["label_zh"],
+        label_en=entry["label_en"],
+        section=str(entry.get("section", "")),
+        group=entry.get("group", ""),
+        comparator=comparator,
+        value=entry.get("value"),
+        unit=entry.get("unit", ""),
+        year=int(entry.get("year", 2025)),
+        tracked=bool(tracked),
+        variable=variable,
+        element=element,
+        basis=entry.get("basis", "model") if tracked else "untracked",
+        tolerance=float(entry.get("tolerance", 0.0)),
+        reason=entry.get("reason", ""),
+        quote=entry.get("quote", ""),
+        note=entry.get("note", ""),
+    )
 
 
 @cache
@@ -151,8 +162,9 @@ def target_series(result: xr.Dataset, target: Target) -> xr.DataArray:
     return variable_series(result, target.variable, target.element)
 
 
-def _run_values(result: xr.Dataset, target: Target, run: int,
-                cache: dict[str, np.ndarray]) -> np.ndarray:
+def _run_values(
+    result: xr.Dataset, target: Target, run: int, cache: dict[str, np.ndarray]
+) -> np.ndarray:
     """The target's values over time in one run, shape ``(time,)``."""
     variable = result.variables[target.variable]  # a plain Variable: cheap to get
     if target.variable not in cache:
@@ -169,8 +181,9 @@ def _first_year(times: np.ndarray, ok: np.ndarray) -> float:
     return float(times[hits[0]]) if hits.size else math.nan
 
 
-def scorecard(result: xr.Dataset, targets: tuple[Target, ...] | None = None, *,
-              run: int = 0) -> pd.DataFrame:
+def scorecard(
+    result: xr.Dataset, targets: tuple[Target, ...] | None = None, *, run: int = 0
+) -> pd.DataFrame:
     """Evaluate every target on one run of ``result``.
 
     Parameters
@@ -196,21 +209,39 @@ def scorecard(result: xr.Dataset, targets: tuple[Target, ...] | None = None, *,
     rows = []
     for t in targets:
         scale = 100.0 if t.unit == "%" else 1.0
-        row = {"id": t.id, "group": t.group, "section": t.section, "label_zh": t.label_zh,
-               "label_en": t.label_en, "basis": t.basis, "variable": t.full_variable,
-               "comparator": t.comparator, "year": t.year, "unit": t.unit,
-               "target": t.value * scale if t.value is not None else math.nan}
+        row = {
+            "id": t.id,
+            "group": t.group,
+            "section": t.section,
+            "label_zh": t.label_zh,
+            "label_en": t.label_en,
+            "basis": t.basis,
+            "variable": t.full_variable,
+            "comparator": t.comparator,
+            "year": t.year,
+            "unit": t.unit,
+            "target": t.value * scale if t.value is not None else math.nan,
+        }
         if not t.tracked or t.variable not in result:
-            row.update(value=math.nan, reached=pd.NA, gap=math.nan, first_year=math.nan,
-                       status="untracked" if not t.tracked else "not in results")
+            row.update(
+                value=math.nan,
+                reached=pd.NA,
+                gap=math.nan,
+                first_year=math.nan,
+                status="untracked" if not t.tracked else "not in results",
+            )
         else:
             series = _run_values(result, t, run, arrays)
             at = np.flatnonzero(np.isclose(times, t.year))
             value = float(series[at[0]]) if at.size else math.nan
             ok = bool(t.reached(value)) if at.size else False
-            row.update(value=value * scale, reached=ok, gap=float(t.gap(value)) * scale,
-                       first_year=_first_year(times, t.reached(series)),
-                       status="reached" if ok else "missed")
+            row.update(
+                value=value * scale,
+                reached=ok,
+                gap=float(t.gap(value)) * scale,
+                first_year=_first_year(times, t.reached(series)),
+                status="reached" if ok else "missed",
+            )
         rows.append(row)
     frame = pd.DataFrame(rows).set_index("id")
     frame["reached"] = frame["reached"].astype("boolean")
@@ -233,6 +264,7 @@ def probabilities(result: xr.Dataset, targets: tuple[Target, ...] | None = None)
         ok = t.reached(values)
         n = ok.size
         p = float(ok.mean())
-        rows.append({"id": t.id, "probability": p, "stderr": math.sqrt(p * (1 - p) / n),
-                     "n_runs": n})
+        rows.append(
+            {"id": t.id, "probability": p, "stderr": math.sqrt(p * (1 - p) / n), "n_runs": n}
+        )
     return pd.DataFrame(rows).set_index("id")

@@ -21,9 +21,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 #: Seconds for the server to answer its health check (a cold start imports the model).
 STARTUP_TIMEOUT = 90
 
@@ -46,8 +52,10 @@ def _healthy(url: str) -> bool:
 def chromium_path() -> Path:
     """Debian's Chromium, or skip (fail under ``CZSIM_REQUIRE_BROWSER=1``)."""
     if not CHROMIUM.is_file():
-        reason = (f"{CHROMIUM} not found: install Debian's chromium and fonts-noto-cjk "
-                  "(apt-get install -y chromium fonts-noto-cjk)")
+        reason = (
+            f"{CHROMIUM} not found: install Debian's chromium and fonts-noto-cjk "
+            "(apt-get install -y chromium fonts-noto-cjk)"
+        )
         if os.environ.get("CZSIM_REQUIRE_BROWSER") == "1":
             pytest.fail(f"CZSIM_REQUIRE_BROWSER=1 but {reason}")
         pytest.skip(reason)
@@ -60,25 +68,44 @@ def app_url(chromium_path: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = {**os.environ,
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"),
-                                                       os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-               "--server.headless", "true", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])
+        ),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "app.py"),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
     with open(log_path, "wb") as log:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
-                                  stderr=subprocess.STDOUT)
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while not _healthy(url):
             if server.poll() is not None:
-                pytest.fail(f"streamlit exited with {server.returncode}:\n"
-                            f"{log_path.read_text(errors='replace')}")
+                pytest.fail(
+                    f"streamlit exited with {server.returncode}:\n"
+                    f"{log_path.read_text(errors='replace')}"
+                )
             if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer on {url} within {STARTUP_TIMEOUT} s:\n"
-                            f"{log_path.read_text(errors='replace')}")
+                pytest.fail(
+                    f"streamlit did not answer on {url} within {STARTUP_TIMEOUT} s:\n"
+                    f"{log_path.read_text(errors='replace')}"
+                )
             time.sleep(0.3)
         yield url
     finally:
@@ -96,8 +123,9 @@ def browser(chromium_path: Path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(chromium_path),
-                                              args=CHROMIUM_ARGS)
+        instance = playwright.chromium.launch(
+            executable_path=str(chromium_path), args=CHROMIUM_ARGS
+        )
         try:
             yield instance
         finally:

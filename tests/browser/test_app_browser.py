@@ -33,7 +33,9 @@ def _wait_idle(page) -> None:
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " || !/Running|运行/.test(document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        ".innerText)", timeout=TIMEOUT_MS)
+        ".innerText)",
+        timeout=TIMEOUT_MS,
+    )
 
 
 def test_tune_see_keep(browser, app_url: str, tmp_path: Path) -> None:
@@ -56,8 +58,10 @@ def test_tune_see_keep(browser, app_url: str, tmp_path: Path) -> None:
     thumb.focus()
     thumb.press("Home")
     page.wait_for_function(
-        "([el, before]) => el.innerText !== before", arg=[metric.element_handle(), scale_before],
-        timeout=TIMEOUT_MS)
+        "([el, before]) => el.innerText !== before",
+        arg=[metric.element_handle(), scale_before],
+        timeout=TIMEOUT_MS,
+    )
     _wait_idle(page)
     assert metric.inner_text() != scale_before
     assert summary.inner_text() != summary_before, "the scorecard did not change"
@@ -87,17 +91,26 @@ def test_tune_see_keep(browser, app_url: str, tmp_path: Path) -> None:
     page.evaluate("window.scrollTo(0, 0)")
     page.locator('[data-testid="stMain"]').evaluate("el => el.scrollTo(0, 0)")
     page.wait_for_timeout(300)
-    shot = (README_SCREENSHOT if os.environ.get("CZSIM_UPDATE_SCREENSHOT") == "1"
-            else tmp_path / "screenshot.png")
+    shot = (
+        README_SCREENSHOT
+        if os.environ.get("CZSIM_UPDATE_SCREENSHOT") == "1"
+        else tmp_path / "screenshot.png"
+    )
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
 
     # A bad scenario file through the real uploader: one-line error, tuned state kept.
     tuned_scale = metric.inner_text()
     sidebar.locator("summary").filter(has_text="保存与导入").click()
-    sidebar.locator('input[type="file"]').set_input_files(files=[{
-        "name": "bad.toml", "mimeType": "application/toml",
-        "buffer": b'[parameters]\nindustrial_investment_growht = 0.1\n'}])
+    sidebar.locator('input[type="file"]').set_input_files(
+        files=[
+            {
+                "name": "bad.toml",
+                "mimeType": "application/toml",
+                "buffer": b"[parameters]\nindustrial_investment_growht = 0.1\n",
+            }
+        ]
+    )
     error = page.locator('[data-testid="stAlertContentError"]').first
     error.wait_for()
     assert "bad.toml [industrial_investment_growht]" in error.inner_text()

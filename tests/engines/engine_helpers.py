@@ -27,5 +27,6 @@ def assert_same(a: xr.Dataset, b: xr.Dataset, rtol: float = RTOL, atol: float = 
         assert x.dims == y.dims, name
         for d in x.dims[2:]:
             assert list(x[d].values) == list(y[d].values), (name, d)
-        np.testing.assert_allclose(x.values, y.values, rtol=rtol, atol=atol,
-                                   err_msg=f"variable {name!r}")
+        np.testing.assert_allclose(
+            x.values, y.values, rtol=rtol, atol=atol, err_msg=f"variable {name!r}"
+        )

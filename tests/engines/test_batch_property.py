@@ -22,8 +22,11 @@ def _model_and_params():
 
         params = tomllib.loads(REAL_PARAMETERS.read_text(encoding="utf-8"))["parameter"]
         return REAL_MODEL, [(p["variable"], p["low"], p["high"]) for p in params]
-    return MODELS / "subscripts.mdl", [("Growth[nev]", 0.0, 0.2), ("Scalar input", 0.0, 5.0),
-                                       ("Base[chem]", 1.0, 9.0)]
+    return MODELS / "subscripts.mdl", [
+        ("Growth[nev]", 0.0, 0.2),
+        ("Scalar input", 0.0, 5.0),
+        ("Base[chem]", 1.0, 9.0),
+    ]
 
 
 PATH, PARAMS = _model_and_params()
@@ -39,14 +42,17 @@ def big_batch():
     return constants, run(PATH, n_runs=BIG, constants=constants)
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(i=st.integers(min_value=0, max_value=BIG - 1))
 def test_run_alone_equals_run_in_big_batch(big_batch, i):
     constants, ds = big_batch
-    alone = run(PATH, n_runs=1, constants={k: v[i:i + 1] for k, v in constants.items()})
+    alone = run(PATH, n_runs=1, constants={k: v[i : i + 1] for k, v in constants.items()})
     for name in ds.data_vars:
-        np.testing.assert_allclose(alone[name].values[0], ds[name].values[i],
-                                   rtol=1e-12, atol=0, err_msg=name)
+        np.testing.assert_allclose(
+            alone[name].values[0], ds[name].values[i], rtol=1e-12, atol=0, err_msg=name
+        )
 
 
 def test_uniform_and_per_run_constants_agree():

@@ -9,14 +9,14 @@ from engine_helpers import MODELS, assert_same
 from czsim.engines import TimeSeries, run
 
 EQUIVALENCE_MODELS = [
-    "arith_logic",   # + - * / ^, unary minus, comparisons, :AND: :OR: :NOT:, IF THEN ELSE,
-                     # MIN MAX ABS EXP LN SQRT INTEGER MODULO XIDZ ZIDZ, guarded division
-    "time_funcs",    # STEP RAMP PULSE PULSE TRAIN TIME INITIAL, control variables
-    "statefuls",     # SMOOTH SMOOTHI SMOOTH3 SMOOTH3I DELAY1 DELAY1I DELAY3 DELAY3I DELAY FIXED
-    "lookups",       # lookup elements, WITH LOOKUP, flat extrapolation on both sides
-    "sub_lookups",   # one lookup table per element, called per element / with a scalar
-    "subscripts",    # 1-D/2-D ranges, per-element equations, constant lists, 2-D table,
-                     # axis reordering, SUM PROD VMIN VMAX, subranges, subscripted stocks
+    "arith_logic",  # + - * / ^, unary minus, comparisons, :AND: :OR: :NOT:, IF THEN ELSE,
+    # MIN MAX ABS EXP LN SQRT INTEGER MODULO XIDZ ZIDZ, guarded division
+    "time_funcs",  # STEP RAMP PULSE PULSE TRAIN TIME INITIAL, control variables
+    "statefuls",  # SMOOTH SMOOTHI SMOOTH3 SMOOTH3I DELAY1 DELAY1I DELAY3 DELAY3I DELAY FIXED
+    "lookups",  # lookup elements, WITH LOOKUP, flat extrapolation on both sides
+    "sub_lookups",  # one lookup table per element, called per element / with a scalar
+    "subscripts",  # 1-D/2-D ranges, per-element equations, constant lists, 2-D table,
+    # axis reordering, SUM PROD VMIN VMAX, subranges, subscripted stocks
     "growth",
 ]
 
@@ -38,25 +38,26 @@ def test_per_run_constants_match_pysd():
     path = MODELS / "subscripts.mdl"
     rng = np.random.default_rng(1)
     constants = {
-        "Base": rng.uniform(0.5, 5, size=(3, 4)),                 # per run, [Cluster]
-        "Weight": rng.uniform(0, 1, size=(3, 4)),                 # same for all runs
-        "Scalar input": np.array([1.0, 2.5, -1.0]),                # per run, scalar var
-        "Growth[chem]": np.array([0.01, 0.2, 0.05]),               # one element, per run
+        "Base": rng.uniform(0.5, 5, size=(3, 4)),  # per run, [Cluster]
+        "Weight": rng.uniform(0, 1, size=(3, 4)),  # same for all runs
+        "Scalar input": np.array([1.0, 2.5, -1.0]),  # per run, scalar var
+        "Growth[chem]": np.array([0.01, 0.2, 0.05]),  # one element, per run
     }
     a = run(path, n_runs=3, constants=constants)
     b = run(path, engine="pysd", n_runs=3, constants=constants)
     assert_same(a, b)
     # the single-element override kept the other elements at the model default
     assert np.all(a["Growth"].sel(Cluster=["nev", "steel", "bio"]).values == 0.05)
-    assert np.array_equal(a["Growth"].sel(Cluster="chem").isel(time=0).values,
-                          [0.01, 0.2, 0.05])
+    assert np.array_equal(a["Growth"].sel(Cluster="chem").isel(time=0).values, [0.01, 0.2, 0.05])
 
 
 def test_per_run_constants_statefuls_match_pysd():
     path = MODELS / "statefuls.mdl"
     constants = {"Delay time": np.array([1.0, 2.0, 4.5])}
-    assert_same(run(path, n_runs=3, constants=constants),
-                run(path, engine="pysd", n_runs=3, constants=constants))
+    assert_same(
+        run(path, n_runs=3, constants=constants),
+        run(path, engine="pysd", n_runs=3, constants=constants),
+    )
 
 
 def test_time_series_scalar_matches_pysd_and_is_flat_outside():
@@ -86,8 +87,9 @@ def test_time_series_subscripted_per_run_matches_pysd():
 
 def test_variables_subset_and_layout():
     path = MODELS / "subscripts.mdl"
-    ds = run(path, n_runs=2, variables=["Weighted", "Transposed", "Stats"],
-             times=[2021, 2025, 2030])
+    ds = run(
+        path, n_runs=2, variables=["Weighted", "Transposed", "Stats"], times=[2021, 2025, 2030]
+    )
     assert list(ds.data_vars) == ["Weighted", "Transposed", "Stats"]
     assert ds["Transposed"].dims == ("run", "time", "Cluster", "Group")
     assert ds["Transposed"].shape == (2, 3, 4, 3)
@@ -101,15 +103,29 @@ def test_variables_subset_and_layout():
     assert ds["Stats"].dtype == np.float64
 
 
-@pytest.mark.parametrize("model, kwargs", [
-    ("arith_logic", dict(constants={"Level": 2.0})),                       # a stock
-    ("arith_logic", dict(constants={"Inflow": np.array([0.1, 0.5])}, n_runs=2)),  # a flow
-    ("arith_logic", dict(series={"Level": TimeSeries(np.array([0.0, 8.0]),
-                                                     np.array([1.0, 5.0]))})),
-    ("statefuls", dict(constants={"Sm1": 2.0, "Delay time": 3.0})),       # a SMOOTH output
-    ("statefuls", dict(series={"DF": TimeSeries(np.array([0.0, 8.0]),     # a DELAY FIXED
-                                                np.array([1.0, 5.0]))})),
-])
+@pytest.mark.parametrize(
+    "model, kwargs",
+    [
+        ("arith_logic", dict(constants={"Level": 2.0})),  # a stock
+        ("arith_logic", dict(constants={"Inflow": np.array([0.1, 0.5])}, n_runs=2)),  # a flow
+        (
+            "arith_logic",
+            dict(series={"Level": TimeSeries(np.array([0.0, 8.0]), np.array([1.0, 5.0]))}),
+        ),
+        ("statefuls", dict(constants={"Sm1": 2.0, "Delay time": 3.0})),  # a SMOOTH output
+        (
+            "statefuls",
+            dict(
+                series={
+                    "DF": TimeSeries(
+                        np.array([0.0, 8.0]),  # a DELAY FIXED
+                        np.array([1.0, 5.0]),
+                    )
+                }
+            ),
+        ),
+    ],
+)
 def test_overriding_computed_variables_matches_pysd(model, kwargs):
     path = MODELS / f"{model}.mdl"
     assert_same(run(path, **kwargs), run(path, engine="pysd", **kwargs))

@@ -10,10 +10,13 @@ from czsim.engines import TimeSeries, run
 from czsim.errors import ModelError
 
 
-@pytest.mark.parametrize("model, element, function", [
-    ("unsupported_call", "Noisy", "RANDOM UNIFORM"),
-    ("unsupported_trend", "Trendy", "TREND"),
-])
+@pytest.mark.parametrize(
+    "model, element, function",
+    [
+        ("unsupported_call", "Noisy", "RANDOM UNIFORM"),
+        ("unsupported_trend", "Trendy", "TREND"),
+    ],
+)
 def test_unsupported_function_names_element_and_function(model, element, function):
     with pytest.raises(ModelError) as err:
         run(MODELS / f"{model}.mdl")
@@ -38,16 +41,19 @@ def test_unknown_name(engine):
     assert "did you mean 'Growth'" in str(err.value)
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    (dict(constants={"Base": np.ones(3)}), "expected (4,)"),
-    (dict(constants={"Base": np.ones((5, 4))}, n_runs=2), "(2, 4)"),
-    (dict(constants={"Scalar input": np.ones(2)}), "expected ()"),
-    (dict(series={"Growth": TimeSeries(np.array([1.0, 2.0]), np.ones((2, 3)))}), "(2, 4)"),
-    (dict(constants={"Base[oil]": 1.0}), "not an element"),
-    (dict(variables=["Nope"]), "Nope"),
-    (dict(times=[2021.1]), "step grid"),
-    (dict(times=[2022, 2021]), "increasing"),
-])
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        (dict(constants={"Base": np.ones(3)}), "expected (4,)"),
+        (dict(constants={"Base": np.ones((5, 4))}, n_runs=2), "(2, 4)"),
+        (dict(constants={"Scalar input": np.ones(2)}), "expected ()"),
+        (dict(series={"Growth": TimeSeries(np.array([1.0, 2.0]), np.ones((2, 3)))}), "(2, 4)"),
+        (dict(constants={"Base[oil]": 1.0}), "not an element"),
+        (dict(variables=["Nope"]), "Nope"),
+        (dict(times=[2021.1]), "step grid"),
+        (dict(times=[2022, 2021]), "increasing"),
+    ],
+)
 def test_bad_inputs(kwargs, fragment):
     with pytest.raises(ModelError) as err:
         run(MODELS / "subscripts.mdl", **kwargs)

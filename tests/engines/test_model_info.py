@@ -42,7 +42,11 @@ def test_subscripts_model_contents():
     assert info.ranges["Cluster"] == ("nev", "steel", "chem", "bio")
     assert info.ranges["Sub"] == ("steel", "chem")
     assert (info.initial_time, info.final_time, info.time_step, info.saveper) == (
-        2021.0, 2030.0, 0.25, 1.0)
+        2021.0,
+        2030.0,
+        0.25,
+        1.0,
+    )
     w = info.variables["Weight"]
     assert w.dims == ("Group", "Cluster") and w.type == "constant" and w.shape == (3, 4)
     np.testing.assert_array_equal(w.default[1], [0.5, 0.6, 0.7, 0.8])
@@ -54,8 +58,10 @@ def test_subscripts_model_contents():
     assert info.lookup("scalar_input") is info.variables["Scalar input"]
     assert model_info(MODELS / "subscripts.mdl") is info  # cached
     assert "INITIAL TIME" not in info.variables
-    assert info.coords("Weight") == {"Group": ("g1", "g2", "g3"),
-                                     "Cluster": ("nev", "steel", "chem", "bio")}
+    assert info.coords("Weight") == {
+        "Group": ("g1", "g2", "g3"),
+        "Cluster": ("nev", "steel", "chem", "bio"),
+    }
 
 
 def test_types():

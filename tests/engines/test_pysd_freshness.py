@@ -12,9 +12,12 @@ from czsim.engines import TimeSeries, run
 def test_override_then_default_gives_default_again():
     path = MODELS / "subscripts.mdl"
     before = run(path, engine="pysd")
-    changed = run(path, engine="pysd", constants={"Base": np.full(4, 9.0)},
-                  series={"Scalar input": TimeSeries(np.array([2021.0, 2030.0]),
-                                                     np.array([0.0, 9.0]))})
+    changed = run(
+        path,
+        engine="pysd",
+        constants={"Base": np.full(4, 9.0)},
+        series={"Scalar input": TimeSeries(np.array([2021.0, 2030.0]), np.array([0.0, 9.0]))},
+    )
     assert not np.allclose(changed["Output"].values, before["Output"].values)
     after = run(path, engine="pysd")
     assert_same(after, before, rtol=0, atol=0)
@@ -47,16 +50,31 @@ def test_pysd_series_semantics_that_our_adapter_pads_for():
         warnings.simplefilter("ignore")
         flat = pysd.load(py).run(
             params={"Scalar input": pd.Series([1.0, 3.0], index=[2023.0, 2025.0])},
-            return_columns=["Scalar input"], return_timestamps=[2021.0, 2030.0])
+            return_columns=["Scalar input"],
+            return_timestamps=[2021.0, 2030.0],
+        )
         nan = pysd.load(py).run(
-            params={"Growth": pd.Series(
-                [xr.DataArray(np.full(4, v), coords, ["Cluster"]) for v in (0.1, 0.3)],
-                index=[2023.0, 2025.0])},
-            return_columns=["Growth"], return_timestamps=[2021.0, 2024.0, 2030.0])
+            params={
+                "Growth": pd.Series(
+                    [xr.DataArray(np.full(4, v), coords, ["Cluster"]) for v in (0.1, 0.3)],
+                    index=[2023.0, 2025.0],
+                )
+            },
+            return_columns=["Growth"],
+            return_timestamps=[2021.0, 2024.0, 2030.0],
+        )
     assert flat["Scalar input"].tolist() == [1.0, 3.0]
     g = nan["Growth[nev]"].tolist()
     assert np.isnan(g[0]) and g[1] == pytest.approx(0.2) and np.isnan(g[2])
-    ours = run(MODELS / "subscripts.mdl", engine="pysd", series={"Growth": TimeSeries(
-        np.array([2023.0, 2025.0]), np.array([np.full(4, 0.1), np.full(4, 0.3)]))},
-        variables=["Growth"], times=[2021.0, 2024.0, 2030.0])
+    ours = run(
+        MODELS / "subscripts.mdl",
+        engine="pysd",
+        series={
+            "Growth": TimeSeries(
+                np.array([2023.0, 2025.0]), np.array([np.full(4, 0.1), np.full(4, 0.3)])
+            )
+        },
+        variables=["Growth"],
+        times=[2021.0, 2024.0, 2030.0],
+    )
     np.testing.assert_allclose(ours["Growth"].values[0, :, 0], [0.1, 0.2, 0.3])

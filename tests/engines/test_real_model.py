@@ -12,7 +12,8 @@ from czsim.engines import model_info, run
 
 pytestmark = pytest.mark.skipif(
     not (REAL_MODEL.is_file() and REAL_PARAMETERS.is_file()),
-    reason="model/changzhou.mdl or model/parameters.toml not written yet")
+    reason="model/changzhou.mdl or model/parameters.toml not written yet",
+)
 
 N_DRAWS = 50
 
@@ -40,8 +41,10 @@ def test_overriding_a_parameter_with_its_model_value_changes_nothing():
         name, _, elem = p["variable"].partition("[")
         var = info.lookup(name)
         if elem:
-            pos = tuple(info.element_index(d, e) for d, e in
-                        zip(var.dims, elem.rstrip("]").split(","), strict=True))
+            pos = tuple(
+                info.element_index(d, e)
+                for d, e in zip(var.dims, elem.rstrip("]").split(","), strict=True)
+            )
             constants[p["variable"]] = var.default[pos]
         else:
             constants[p["variable"]] = var.default

@@ -20,13 +20,17 @@ from czsim.errors import ModelError
 __all__ = ["ModelInfo", "TimeSeries", "VariableInfo", "model_info", "run"]
 
 
-def run(model_path: str | Path, *, engine: Literal["ensemble", "pysd"] = "ensemble",
-        n_runs: int = 1,
-        constants: Mapping[str, ArrayLike] | None = None,
-        series: Mapping[str, TimeSeries] | None = None,
-        variables: Sequence[str] | None = None,
-        times: Sequence[float] | None = None,
-        time_step: float | None = None) -> xr.Dataset:
+def run(
+    model_path: str | Path,
+    *,
+    engine: Literal["ensemble", "pysd"] = "ensemble",
+    n_runs: int = 1,
+    constants: Mapping[str, ArrayLike] | None = None,
+    series: Mapping[str, TimeSeries] | None = None,
+    variables: Sequence[str] | None = None,
+    times: Sequence[float] | None = None,
+    time_step: float | None = None,
+) -> xr.Dataset:
     """Simulate a Vensim model ``n_runs`` times.
 
     Parameters
@@ -71,8 +75,15 @@ def run(model_path: str | Path, *, engine: Literal["ensemble", "pysd"] = "ensemb
         Unknown names, wrong shapes, unsupported model constructs, algebraic loops.
     """
     info = model_info(model_path)
-    inputs = prepare(info, n_runs=n_runs, constants=constants, series=series,
-                     variables=variables, times=times, time_step=time_step)
+    inputs = prepare(
+        info,
+        n_runs=n_runs,
+        constants=constants,
+        series=series,
+        variables=variables,
+        times=times,
+        time_step=time_step,
+    )
     if engine == "ensemble":
         from czsim.engines import ensemble
 

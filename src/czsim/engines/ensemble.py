@@ -90,15 +90,26 @@ class _Var:
 
 _ELEMENTWISE = {
     # name: (number of args, format)
-    "abs": (1, "np.abs({0})"), "exp": (1, "np.exp({0})"), "ln": (1, "np.log({0})"),
-    "sqrt": (1, "np.sqrt({0})"), "sin": (1, "np.sin({0})"), "cos": (1, "np.cos({0})"),
-    "tan": (1, "np.tan({0})"), "arcsin": (1, "np.arcsin({0})"),
-    "arccos": (1, "np.arccos({0})"), "arctan": (1, "np.arctan({0})"),
-    "sinh": (1, "np.sinh({0})"), "cosh": (1, "np.cosh({0})"), "tanh": (1, "np.tanh({0})"),
+    "abs": (1, "np.abs({0})"),
+    "exp": (1, "np.exp({0})"),
+    "ln": (1, "np.log({0})"),
+    "sqrt": (1, "np.sqrt({0})"),
+    "sin": (1, "np.sin({0})"),
+    "cos": (1, "np.cos({0})"),
+    "tan": (1, "np.tan({0})"),
+    "arcsin": (1, "np.arcsin({0})"),
+    "arccos": (1, "np.arccos({0})"),
+    "arctan": (1, "np.arctan({0})"),
+    "sinh": (1, "np.sinh({0})"),
+    "cosh": (1, "np.cosh({0})"),
+    "tanh": (1, "np.tanh({0})"),
     "integer": (1, "np.trunc({0})"),
-    "log": (2, "(np.log({0})/np.log({1}))"), "power": (2, "np.power({0}, {1})"),
-    "min": (2, "np.minimum({0}, {1})"), "max": (2, "np.maximum({0}, {1})"),
-    "modulo": (2, "_modulo({0}, {1})"), "quantum": (2, "_quantum({0}, {1})"),
+    "log": (2, "(np.log({0})/np.log({1}))"),
+    "power": (2, "np.power({0}, {1})"),
+    "min": (2, "np.minimum({0}, {1})"),
+    "max": (2, "np.maximum({0}, {1})"),
+    "modulo": (2, "_modulo({0}, {1})"),
+    "quantum": (2, "_quantum({0}, {1})"),
     "if_then_else": (3, "np.where({0}, {1}, {2})"),
     "xidz": (3, f"np.where(np.abs({{1}}) < {SMALL_VENSIM}, {{2}}, {{0}} / {{1}})"),
     "zidz": (2, f"np.where(np.abs({{1}}) < {SMALL_VENSIM}, 0.0, {{0}} / {{1}})"),
@@ -109,12 +120,20 @@ _ELEMENTWISE = {
     "pulse_train": (4, "_pulse_train(t, {0}, {1}, {2}, {3})"),
 }
 # ufunc.reduce is what np.sum & co. call, minus their Python wrapper's overhead
-_REDUCERS = {"sum": "np.add.reduce", "prod": "np.multiply.reduce",
-             "vmin": "np.minimum.reduce", "vmax": "np.maximum.reduce"}
+_REDUCERS = {
+    "sum": "np.add.reduce",
+    "prod": "np.multiply.reduce",
+    "vmin": "np.minimum.reduce",
+    "vmax": "np.maximum.reduce",
+}
 _ARITH = {"+": "+", "-": "-", "*": "*", "/": "/", "^": "**"}
 _COMPARE = {"=": "==", "<>": "!=", ">": ">", "<": "<", ">=": ">=", "<=": "<="}
-_CONTROL_KEYS = {"initial_time": "_t0", "final_time": "_tf", "time_step": "dt",
-                 "saveper": "_saveper"}
+_CONTROL_KEYS = {
+    "initial_time": "_t0",
+    "final_time": "_tf",
+    "time_step": "dt",
+    "saveper": "_saveper",
+}
 
 
 def _vensim_name(ref: str) -> str:
@@ -154,8 +173,10 @@ def _state(sizes, value):
 def _uniform_int(values, what):
     vals = np.unique(np.asarray(values))
     if vals.size != 1:
-        raise ModelError(f"{what} differs between runs or elements ({vals.tolist()}); the "
-                         "ensemble engine needs one value")
+        raise ModelError(
+            f"{what} differs between runs or elements ({vals.tolist()}); the "
+            "ensemble engine needs one value"
+        )
     return int(vals[0])
 
 
@@ -171,8 +192,9 @@ def _delay_order(order, dt, delay_time, name):
 
 def _fixed_order(delay_time, dt, name):
     # PySD DelayFixed.initialize: round(max(delay/dt, 1) + SMALL), Python round per value
-    orders = [round(max(d / dt, 1) + SMALL_VENSIM)
-              for d in np.asarray(delay_time, dtype=float).ravel()]
+    orders = [
+        round(max(d / dt, 1) + SMALL_VENSIM) for d in np.asarray(delay_time, dtype=float).ravel()
+    ]
     return _uniform_int(orders, f"{name}: DELAY FIXED length")
 
 
@@ -197,18 +219,31 @@ def _series(t, xp, fp):
     return slope * (t - xp[j]) + fp[:, j]
 
 
-_HELPERS = {"np": np, "_modulo": _modulo, "_quantum": _quantum,
-            "_pulse_train": _pulse_train, "_full": _full, "_state": _state,
-            "_delay_order": _delay_order,
-            "_fixed_order": _fixed_order, "_series": _series, "_sub_lookup": _sub_lookup}
+_HELPERS = {
+    "np": np,
+    "_modulo": _modulo,
+    "_quantum": _quantum,
+    "_pulse_train": _pulse_train,
+    "_full": _full,
+    "_state": _state,
+    "_delay_order": _delay_order,
+    "_fixed_order": _fixed_order,
+    "_series": _series,
+    "_sub_lookup": _sub_lookup,
+}
 
 
 # ----------------------------------------------------------------------------------
 class _Compiler:
     """Translates the abstract model into source text for one set of overrides."""
 
-    def __init__(self, info: ModelInfo, constants: frozenset[str], series: frozenset[str],
-                 static_vars: frozenset[str] | None = None):
+    def __init__(
+        self,
+        info: ModelInfo,
+        constants: frozenset[str],
+        series: frozenset[str],
+        static_vars: frozenset[str] | None = None,
+    ):
         from pysd.translators.structures import abstract_expressions as ae
 
         self.ae = ae
@@ -260,8 +295,10 @@ class _Compiler:
             return e.code
         missing = [a for a in e.axes if a not in target]
         if missing:
-            raise self.error(f"subscript {missing[0]} of the expression does not match "
-                             f"the equation's subscripts {list(target)}")
+            raise self.error(
+                f"subscript {missing[0]} of the expression does not match "
+                f"the equation's subscripts {list(target)}"
+            )
         order = sorted(e.axes, key=target.index)
         code = e.code if e.code.isidentifier() else f"({e.code})"
         if list(order) != list(e.axes):
@@ -283,8 +320,12 @@ class _Compiler:
         static = all(a.static for a in args)
         if not static:
             args = [self.hoist(a) for a in args]
-        return _Expr(fmt.format(*(f"({self.align(a, axes)})" for a in args)), axes,
-                     all(a.scalar for a in args), static)
+        return _Expr(
+            fmt.format(*(f"({self.align(a, axes)})" for a in args)),
+            axes,
+            all(a.scalar for a in args),
+            static,
+        )
 
     def hoist(self, e: _Expr) -> _Expr:
         """Replace a static computed sub-expression of time-loop code by a name bound once
@@ -323,15 +364,17 @@ class _Compiler:
         for comp in el.components:
             if comp.subscripts[1]:
                 raise self.error(":EXCEPT: subscripts are not supported")
-            idx = component_index(comp.subscripts[0], vi.dims, self.ranges,
-                                  self.info.path, el.name)
+            idx = component_index(comp.subscripts[0], vi.dims, self.ranges, self.info.path, el.name)
             ids[idx] = len(tables)
             tables.append(self._table_arrays(comp.ast))
         if np.any(ids < 0):
             raise self.error("lookup not defined for every element")
-        self.sub_lookups[key] = (self.const(ids[None, ...]), vi.dims,
-                                 self.const([t[0] for t in tables]),
-                                 self.const([t[1] for t in tables]))
+        self.sub_lookups[key] = (
+            self.const(ids[None, ...]),
+            vi.dims,
+            self.const([t[0] for t in tables]),
+            self.const([t[1] for t in tables]),
+        )
 
     def _table_arrays(self, ast) -> tuple[np.ndarray, np.ndarray]:
         if getattr(ast, "type", "interpolate") != "interpolate":
@@ -346,8 +389,9 @@ class _Compiler:
         return self.const(xs), self.const(ys)
 
     def call_lookup(self, table: tuple[str, str], arg: _Expr) -> _Expr:
-        return _Expr(f"np.interp({arg.code}, {table[0]}, {table[1]})", arg.axes, arg.scalar,
-                     arg.static)
+        return _Expr(
+            f"np.interp({arg.code}, {table[0]}, {table[1]})", arg.axes, arg.scalar, arg.static
+        )
 
     # -- variables -------------------------------------------------------------------
     def _compile_var(self, var: _Var, el) -> None:
@@ -357,8 +401,7 @@ class _Compiler:
             var.direct = True
             return
         if var.name in self.series:
-            var.assign.append(f"{var.ident} = _series(t, S[{var.name!r}][0], "
-                              f"S[{var.name!r}][1])")
+            var.assign.append(f"{var.ident} = _series(t, S[{var.name!r}][0], S[{var.name!r}][1])")
             var.direct = True
             var.dynamic = True
             return
@@ -366,8 +409,9 @@ class _Compiler:
         for comp in el.components:
             if comp.subscripts[1]:
                 raise self.error(":EXCEPT: subscripts are not supported")
-            idx = component_index(comp.subscripts[0], var.dims, self.ranges,
-                                  self.info.path, el.name)
+            idx = component_index(
+                comp.subscripts[0], var.dims, self.ranges, self.info.path, el.name
+            )
             target = []
             for s, i, d in zip(comp.subscripts[0], idx, var.dims, strict=True):
                 if isinstance(i, slice):
@@ -380,25 +424,33 @@ class _Compiler:
                 sizes = tuple(self.size(a) for a in target)
                 try:
                     arr = np.asarray(comp.ast, dtype=float)
-                    arr = (np.full((1, *sizes), arr.ravel()[0]) if arr.size == 1
-                           else arr.reshape((1, *sizes)))
+                    arr = (
+                        np.full((1, *sizes), arr.ravel()[0])
+                        if arr.size == 1
+                        else arr.reshape((1, *sizes))
+                    )
                 except ValueError:
-                    raise self.error(f"constant list has {comp.ast.size} values, expected "
-                                     f"{int(np.prod(sizes))}") from None
+                    raise self.error(
+                        f"constant list has {comp.ast.size} values, expected {int(np.prod(sizes))}"
+                    ) from None
                 expr = _Expr(self.const(arr), self._target, False, True)
             else:
                 expr = self.expr(comp.ast, "run")
-            if (len(el.components) == 1 and not expr.scalar
-                    and all(isinstance(i, slice) for i in idx)
-                    and set(expr.axes) == set(self._target)):
+            if (
+                len(el.components) == 1
+                and not expr.scalar
+                and all(isinstance(i, slice) for i in idx)
+                and set(expr.axes) == set(self._target)
+            ):
                 # the value already has every subscript axis, so bind it without a copy
                 # into a buffer; its run axis may be 1 (same for all runs) and
                 # broadcasts wherever it is used
                 var.direct = True
                 var.assign.append(f"{var.ident} = {self.align(expr, self._target)}")
             else:
-                var.assign.append(f"{var.ident}{self._index_code(idx)} = "
-                                  f"{self.align(expr, self._target)}")
+                var.assign.append(
+                    f"{var.ident}{self._index_code(idx)} = {self.align(expr, self._target)}"
+                )
 
     def _index_code(self, idx: tuple) -> str:
         if all(isinstance(i, slice) for i in idx):
@@ -416,8 +468,9 @@ class _Compiler:
                 fancy += 1
                 parts.append(str(i))
         if fancy and (fancy > 1 or any(isinstance(i, int) for i in idx)):
-            raise self.error("non-contiguous subranges combined with other element "
-                             "selections are not supported")
+            raise self.error(
+                "non-contiguous subranges combined with other element selections are not supported"
+            )
         return "[" + ", ".join(parts) + "]"
 
     # -- expressions -----------------------------------------------------------------
@@ -440,16 +493,16 @@ class _Compiler:
         static = self.static_vars is not None and key in self.static_vars
         return self.subscripted(var.ident, var.name, var.dims, subs, static)
 
-    def subscripted(self, ident: str, name: str, dims: tuple[str, ...], subs,
-                    static: bool) -> _Expr:
+    def subscripted(
+        self, ident: str, name: str, dims: tuple[str, ...], subs, static: bool
+    ) -> _Expr:
         """Select the subscripts ``subs`` (a SubscriptsReferenceStructure or None for
         all) of the array ``ident`` with dims ``dims``."""
         if subs is None:
             return _Expr(ident, dims, False, static)
         subs = list(subs.subscripts)
         if len(subs) != len(dims):
-            raise self.error(f"'{name}' has {len(dims)} subscripts, "
-                             f"referenced with {len(subs)}")
+            raise self.error(f"'{name}' has {len(dims)} subscripts, referenced with {len(subs)}")
         basic, takes, axes = [":"], [], []
         for s, d in zip(subs, dims, strict=True):
             bang = s.endswith("!")
@@ -468,12 +521,13 @@ class _Compiler:
                 try:
                     pos = [full.index(e.lower()) for e in self.ranges[r]]
                 except ValueError:
-                    raise self.error(f"range {r} is not {d} or a subrange of it "
-                                     "(range mappings are not supported)") from None
+                    raise self.error(
+                        f"range {r} is not {d} or a subrange of it "
+                        "(range mappings are not supported)"
+                    ) from None
                 takes.append((len(axes) + 1, pos))
             axes.append(axis_name)
-        code = ident + ("" if all(b == ":" for b in basic)
-                        else "[" + ", ".join(basic) + "]")
+        code = ident + ("" if all(b == ":" for b in basic) else "[" + ", ".join(basic) + "]")
         for axis, pos in takes:
             code = f"np.take({code}, {self.const(np.array(pos))}, axis={axis})"
         return _Expr(code, tuple(axes), False, static)
@@ -498,10 +552,10 @@ class _Compiler:
             if len(args) == 1:
                 if ast.operators[0] != "negative":
                     raise self.error(f"unsupported unary operator {ast.operators[0]}")
-                return _Expr(f"(-{args[0].code})", args[0].axes, args[0].scalar,
-                             args[0].static)
-            fmt = "{0}" + "".join(f" {_ARITH[op]} {{{i + 1}}}"
-                                  for i, op in enumerate(ast.operators))
+                return _Expr(f"(-{args[0].code})", args[0].axes, args[0].scalar, args[0].static)
+            fmt = "{0}" + "".join(
+                f" {_ARITH[op]} {{{i + 1}}}" for i, op in enumerate(ast.operators)
+            )
             return self.combine(fmt, args)
         if isinstance(ast, ae.LogicStructure):
             args = [self.expr(a, mode) for a in ast.arguments]
@@ -525,8 +579,16 @@ class _Compiler:
             return self.call(ast, mode)
         if isinstance(ast, ae.InlineLookupsStructure):
             return self.call_lookup(self._table(ast.lookups), self.expr(ast.argument, mode))
-        if isinstance(ast, (ae.IntegStructure, ae.SmoothStructure, ae.DelayStructure,
-                            ae.DelayFixedStructure, ae.InitialStructure)):
+        if isinstance(
+            ast,
+            (
+                ae.IntegStructure,
+                ae.SmoothStructure,
+                ae.DelayStructure,
+                ae.DelayFixedStructure,
+                ae.InitialStructure,
+            ),
+        ):
             return self.stateful(ast, mode)
         name = type(ast).__name__.replace("Structure", "").upper()
         raise self.error(f"unsupported function {name} in the ensemble engine")
@@ -559,20 +621,29 @@ class _Compiler:
             if fname == "ramp" and len(ast.arguments) == 2:
                 nargs, fmt = _ELEMENTWISE["Xramp"]
             if len(ast.arguments) != nargs:
-                raise self.error(f"{_vensim_name(fname)} takes {nargs} arguments, "
-                                 f"got {len(ast.arguments)}")
+                raise self.error(
+                    f"{_vensim_name(fname)} takes {nargs} arguments, got {len(ast.arguments)}"
+                )
             if fname in ("step", "ramp", "pulse", "pulse_train") and mode == "run":
                 self._var.dynamic = True
             args = [self.expr(a, mode) for a in ast.arguments]
-            if (fname == "if_then_else" and args[0].scalar and args[1].axes == args[2].axes
-                    and args[1].scalar == args[2].scalar):
+            if (
+                fname == "if_then_else"
+                and args[0].scalar
+                and args[1].axes == args[2].axes
+                and args[1].scalar == args[2].scalar
+            ):
                 # a condition without run/subscript axes picks one branch for all runs;
                 # evaluating only that branch is what PySD does, and cheaper
                 static = all(a.static for a in args)
                 if not static:
                     args = [self.hoist(a) for a in args]
-                return _Expr(f"({args[1].code} if {args[0].code} else {args[2].code})",
-                             args[1].axes, args[1].scalar, static)
+                return _Expr(
+                    f"({args[1].code} if {args[0].code} else {args[2].code})",
+                    args[1].axes,
+                    args[1].scalar,
+                    static,
+                )
             return self.combine(fmt, args)
         if fname == "pi":
             return _Expr("np.pi", (), True, True)
@@ -641,15 +712,25 @@ class _Compiler:
             shp = self._shape_code(axes)
             return _Stateful(
                 [f"{s} = _state({self._sizes(axes)}, {self.align(init, axes)})"],
-                [f"{d} = {self.align(flow, axes)}"], [f"{s} = {s} + {d} * dt"],
-                _Expr(s, axes, False), init_deps, out_deps, True)
+                [f"{d} = {self.align(flow, axes)}"],
+                [f"{s} = {s} + {d} * dt"],
+                _Expr(s, axes, False),
+                init_deps,
+                out_deps,
+                True,
+            )
         if isinstance(ast, ae.InitialStructure):
             init = self._sub(ast.initial, init_deps)
             shp = self._shape_code(init.axes)
-            return _Stateful([f"{s} = _state({self._sizes(init.axes)}, {init.code})"],
-                             [], [],
-                             _Expr(s, init.axes, False, self.static_vars is not None),
-                             init_deps, out_deps, False)
+            return _Stateful(
+                [f"{s} = _state({self._sizes(init.axes)}, {init.code})"],
+                [],
+                [],
+                _Expr(s, init.axes, False, self.static_vars is not None),
+                init_deps,
+                out_deps,
+                False,
+            )
         if isinstance(ast, ae.SmoothStructure):
             inp = self._ddt(ast.input)
             stime = self._ddt(ast.smooth_time)
@@ -661,11 +742,18 @@ class _Compiler:
                 [f"{s} = _full({shp}, {self.align(init, axes)})"],
                 # np.roll(state, 1, axis=0) with the input in front, as PySD, without
                 # np.roll's overhead
-                [f"_tg = np.empty_like({s})", f"_tg[1:] = {s}[:-1]",
-                 f"_tg[0] = {self.align(inp, axes)}",
-                 f"{d} = (_tg - {s}) * {order} / {self.align(stime, axes)}"],
+                [
+                    f"_tg = np.empty_like({s})",
+                    f"_tg[1:] = {s}[:-1]",
+                    f"_tg[0] = {self.align(inp, axes)}",
+                    f"{d} = (_tg - {s}) * {order} / {self.align(stime, axes)}",
+                ],
                 [f"{s} = {s} + {d} * dt"],
-                _Expr(f"{s}[-1]", axes, False), init_deps, out_deps, True)
+                _Expr(f"{s}[-1]", axes, False),
+                init_deps,
+                out_deps,
+                True,
+            )
         if isinstance(ast, ae.DelayStructure):
             inp = self._ddt(ast.input)
             dtime = self._sub(ast.delay_time, out_deps)
@@ -675,13 +763,23 @@ class _Compiler:
             dt_code = self.align(dtime, axes)
             shp = self._shape_code(axes, f"o{n}, ")
             return _Stateful(
-                [f"o{n} = _delay_order({int(ast.order)}, dt, {dtime.code}, "
-                    f"{self._element!r})",
-                    f"{s} = _full({shp}, ({self.align(init, axes)}) * ({dt_code}))"],
-                [f"_of = {s} / ({dt_code})", "_if = np.empty_like(_of)", "_if[1:] = _of[:-1]",
-                 f"_if[0] = {self.align(inp, axes)}", f"{d} = (_if - _of) * o{n}"],
+                [
+                    f"o{n} = _delay_order({int(ast.order)}, dt, {dtime.code}, {self._element!r})",
+                    f"{s} = _full({shp}, ({self.align(init, axes)}) * ({dt_code}))",
+                ],
+                [
+                    f"_of = {s} / ({dt_code})",
+                    "_if = np.empty_like(_of)",
+                    "_if[1:] = _of[:-1]",
+                    f"_if[0] = {self.align(inp, axes)}",
+                    f"{d} = (_if - _of) * o{n}",
+                ],
                 [f"{s} = {s} + {d} * dt"],
-                _Expr(f"({s}[-1] / ({dt_code}))", axes, False), init_deps, out_deps, True)
+                _Expr(f"({s}[-1] / ({dt_code}))", axes, False),
+                init_deps,
+                out_deps,
+                True,
+            )
         if isinstance(ast, ae.DelayFixedStructure):
             inp = self._ddt(ast.input)
             dtime = self._sub(ast.delay_time, init_deps)
@@ -691,12 +789,19 @@ class _Compiler:
                 raise self.error("DELAY FIXED with a subscripted delay time is not supported")
             shp = self._shape_code(axes, f"o{n}, ")
             return _Stateful(
-                [f"o{n} = _fixed_order({dtime.code}, dt, {self._element!r})",
-                    f"p{n} = _full({shp}, {self.align(init, axes)})", f"q{n} = 0",
-                    f"{s} = p{n}[0]"],
+                [
+                    f"o{n} = _fixed_order({dtime.code}, dt, {self._element!r})",
+                    f"p{n} = _full({shp}, {self.align(init, axes)})",
+                    f"q{n} = 0",
+                    f"{s} = p{n}[0]",
+                ],
                 [f"{d} = {self.align(inp, axes)}"],
                 [f"p{n}[q{n}] = {d}", f"q{n} = (q{n} + 1) % o{n}", f"{s} = p{n}[q{n}]"],
-                _Expr(s, axes, False), init_deps, out_deps, True)
+                _Expr(s, axes, False),
+                init_deps,
+                out_deps,
+                True,
+            )
         raise self.error(f"unsupported function {type(ast).__name__}")
 
     def _sizes(self, axes: tuple[str, ...]) -> str:
@@ -720,9 +825,12 @@ def _toposort(nodes: dict[str, set[str]], names: dict[str, str], what: str, path
         if st == 2:
             return
         if st == 1:
-            loop = [*stack_path[stack_path.index(k):], k]
-            raise ModelError(f"algebraic loop ({what}): " + " -> ".join(names[x] for x in loop),
-                             file=path, key=names[k])
+            loop = [*stack_path[stack_path.index(k) :], k]
+            raise ModelError(
+                f"algebraic loop ({what}): " + " -> ".join(names[x] for x in loop),
+                file=path,
+                key=names[k],
+            )
         state[k] = 1
         stack_path.append(k)
         for dep in sorted(nodes[k], key=position.__getitem__):
@@ -752,8 +860,9 @@ class CompiledModel:
     dynamic_outputs: tuple[str, ...]
 
 
-def _generate(info: ModelInfo, constants: frozenset[str], series: frozenset[str],
-              outputs: tuple[str, ...]) -> CompiledModel:
+def _generate(
+    info: ModelInfo, constants: frozenset[str], series: frozenset[str], outputs: tuple[str, ...]
+) -> CompiledModel:
     # pass 1 finds the order and which variables change over time; pass 2 generates the
     # same code with time-invariant sub-expressions hoisted out of the time loop
     static_vars = None
@@ -761,10 +870,10 @@ def _generate(info: ModelInfo, constants: frozenset[str], series: frozenset[str]
         comp = _Compiler(info, constants, series, static_vars)
         vs = comp.vars
         names = {k: v.name for k, v in vs.items()}
-        run_order = _toposort({k: v.run_deps for k, v in vs.items()}, names, "equations",
-                              info.path)
-        init_order = _toposort({k: v.init_deps for k, v in vs.items()}, names,
-                               "initial values", info.path)
+        run_order = _toposort({k: v.run_deps for k, v in vs.items()}, names, "equations", info.path)
+        init_order = _toposort(
+            {k: v.init_deps for k, v in vs.items()}, names, "initial values", info.path
+        )
         # a variable is dynamic if it changes over time itself or through a dependency
         for k in run_order:
             vs[k].dynamic |= any(vs[d].dynamic for d in vs[k].run_deps)
@@ -773,8 +882,10 @@ def _generate(info: ModelInfo, constants: frozenset[str], series: frozenset[str]
     for name, code, owner in comp.hoists:
         hoisted.setdefault(owner, []).append(f"{name} = {code}")
     statefuls = [st for k in vs for st in vs[k].statefuls]
-    lines = ["def simulate(R, T, save_steps, C, S, OUT, dt, _t0, _tf, _saveper):",
-             "  with np.errstate(all='ignore'):"]
+    lines = [
+        "def simulate(R, T, save_steps, C, S, OUT, dt, _t0, _tf, _saveper):",
+        "  with np.errstate(all='ignore'):",
+    ]
     body: list[str] = []
     for v in vs.values():
         if not v.direct:
@@ -811,20 +922,23 @@ def _generate(info: ModelInfo, constants: frozenset[str], series: frozenset[str]
     loop.append("if _next < _nsave and save_steps[_next] == _i:")
     loop.extend("  " + s for s in ["_k = _next", *save, "_next += 1"])
     body.extend("  " + s for s in loop)
-    body.append("return {" + ", ".join(f"{n!r}: {by_name[n].ident}" for n in outputs
-                                       if not by_name[n].dynamic) + "}")
+    body.append(
+        "return {"
+        + ", ".join(f"{n!r}: {by_name[n].ident}" for n in outputs if not by_name[n].dynamic)
+        + "}"
+    )
     lines.extend("    " + s for s in body)
     source = "\n".join(lines) + "\n"
     glb = dict(comp.globals)
     glb["OUT_NAMES"] = dynamic_outputs
     exec(compile(source, f"<czsim ensemble {info.path.name}>", "exec"), glb)
-    return CompiledModel(source=source, simulate=glb["simulate"],
-                         dynamic_outputs=dynamic_outputs)
+    return CompiledModel(source=source, simulate=glb["simulate"], dynamic_outputs=dynamic_outputs)
 
 
 @lru_cache(maxsize=64)
-def compiled(path: str, sha: str, constants: frozenset[str], series: frozenset[str],
-             outputs: tuple[str, ...]) -> CompiledModel:
+def compiled(
+    path: str, sha: str, constants: frozenset[str], series: frozenset[str], outputs: tuple[str, ...]
+) -> CompiledModel:
     """Compile (once per process and signature) the model at ``path`` with content ``sha``."""
     return _generate(model_info(path), constants, series, outputs)
 
@@ -843,17 +957,31 @@ def run(info: ModelInfo, inputs: RunInputs) -> dict[str, np.ndarray]:
     dict of str to numpy.ndarray
         Real name -> float64 array ``(n_runs, n_times, *shape)``.
     """
-    model = compiled(str(info.path), info.sha256, frozenset(inputs.constants),
-                     frozenset(inputs.series), inputs.variables)
+    model = compiled(
+        str(info.path),
+        info.sha256,
+        frozenset(inputs.constants),
+        frozenset(inputs.series),
+        inputs.variables,
+    )
     nt = len(inputs.times)
     # time-major buffers make every save one contiguous copy; the (run, time, ...)
     # result is a transposed view of them
-    out = {n: np.empty((nt, inputs.n_runs, *info.variables[n].shape))
-           for n in model.dynamic_outputs}
-    static = model.simulate(inputs.n_runs, inputs.step_times.tolist(),
-                            inputs.save_steps.tolist(), inputs.constants, inputs.series, out,
-                            inputs.time_step, info.initial_time, inputs.final_time,
-                            info.saveper)
+    out = {
+        n: np.empty((nt, inputs.n_runs, *info.variables[n].shape)) for n in model.dynamic_outputs
+    }
+    static = model.simulate(
+        inputs.n_runs,
+        inputs.step_times.tolist(),
+        inputs.save_steps.tolist(),
+        inputs.constants,
+        inputs.series,
+        out,
+        inputs.time_step,
+        info.initial_time,
+        inputs.final_time,
+        info.saveper,
+    )
     result = {n: a.swapaxes(0, 1) for n, a in out.items()}
     for n, value in static.items():
         # time-invariant: a big result is a read-only view repeating the one value over

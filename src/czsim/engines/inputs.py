@@ -92,12 +92,14 @@ _ELEMENT_KEY = re.compile(r"^(.*?)\s*\[([^\]]*)\]\s*$")
 
 def _check_overridable(info: ModelInfo, var: VariableInfo, key: str) -> None:
     if var.type == "lookup":
-        raise ModelError(f"'{var.name}' is a lookup table; it cannot be overridden",
-                         file=info.path, key=key)
+        raise ModelError(
+            f"'{var.name}' is a lookup table; it cannot be overridden", file=info.path, key=key
+        )
 
 
-def _per_run(value: ArrayLike, shape: tuple[int, ...], n_runs: int, what: str,
-             info: ModelInfo, key: str) -> np.ndarray:
+def _per_run(
+    value: ArrayLike, shape: tuple[int, ...], n_runs: int, what: str, info: ModelInfo, key: str
+) -> np.ndarray:
     """Return ``value`` as float64 ``(1 or n_runs, *shape)``."""
     arr = np.asarray(value, dtype=float)
     if arr.shape == shape:
@@ -106,7 +108,10 @@ def _per_run(value: ArrayLike, shape: tuple[int, ...], n_runs: int, what: str,
         return arr
     raise ModelError(
         f"{what} has shape {arr.shape}; expected {shape} (same for all runs) or "
-        f"{(n_runs, *shape)} (per run)", file=info.path, key=key)
+        f"{(n_runs, *shape)} (per run)",
+        file=info.path,
+        key=key,
+    )
 
 
 def step_grid(t0: float, final_time: float, dt: float) -> np.ndarray:
@@ -120,8 +125,9 @@ def step_grid(t0: float, final_time: float, dt: float) -> np.ndarray:
     return np.array(out)
 
 
-def save_schedule(step_times: np.ndarray, times: np.ndarray, dt: float, info: ModelInfo
-                  ) -> np.ndarray:
+def save_schedule(
+    step_times: np.ndarray, times: np.ndarray, dt: float, info: ModelInfo
+) -> np.ndarray:
     """Step index of each save time, with PySD's ``np.isclose(t, next, dt*RPREC)`` test.
 
     PySD silently drops a save time that is not on the step grid; we refuse it.
@@ -137,15 +143,25 @@ def save_schedule(step_times: np.ndarray, times: np.ndarray, dt: float, info: Mo
         elif j < len(times) and t > times[j]:
             break
     if j < len(times):
-        raise ModelError(f"save time {times[j]} is not on the simulation step grid "
-                         f"(initial time {step_times[0]}, time step {dt})",
-                         file=info.path, key="times")
+        raise ModelError(
+            f"save time {times[j]} is not on the simulation step grid "
+            f"(initial time {step_times[0]}, time step {dt})",
+            file=info.path,
+            key="times",
+        )
     return steps
 
 
-def prepare(info: ModelInfo, *, n_runs: int, constants: Mapping[str, ArrayLike] | None,
-            series: Mapping[str, TimeSeries] | None, variables: Sequence[str] | None,
-            times: Sequence[float] | None, time_step: float | None) -> RunInputs:
+def prepare(
+    info: ModelInfo,
+    *,
+    n_runs: int,
+    constants: Mapping[str, ArrayLike] | None,
+    series: Mapping[str, TimeSeries] | None,
+    variables: Sequence[str] | None,
+    times: Sequence[float] | None,
+    time_step: float | None,
+) -> RunInputs:
     """Validate and normalise the arguments of :func:`czsim.engines.run`.
 
     Raises
@@ -164,8 +180,11 @@ def prepare(info: ModelInfo, *, n_runs: int, constants: Mapping[str, ArrayLike] 
             var = info.lookup(m.group(1))
             elems = [e.strip() for e in m.group(2).split(",")]
             if len(elems) != len(var.dims):
-                raise ModelError(f"'{var.name}' has dims {var.dims}; give one element per dim",
-                                 file=info.path, key=key)
+                raise ModelError(
+                    f"'{var.name}' has dims {var.dims}; give one element per dim",
+                    file=info.path,
+                    key=key,
+                )
             pos = tuple(info.element_index(d, e) for d, e in zip(var.dims, elems, strict=True))
             element_sets.append((var, pos, _per_run(value, (), n_runs, "value", info, key), key))
             continue
@@ -178,8 +197,11 @@ def prepare(info: ModelInfo, *, n_runs: int, constants: Mapping[str, ArrayLike] 
         _check_overridable(info, var, key)
         if var.name not in consts:
             if var.default is None:
-                raise ModelError(f"'{var.name}' is not a constant; override it whole, "
-                                 f"shaped {var.shape}", file=info.path, key=key)
+                raise ModelError(
+                    f"'{var.name}' is not a constant; override it whole, shaped {var.shape}",
+                    file=info.path,
+                    key=key,
+                )
             consts[var.name] = var.default[None, ...]
         base = consts[var.name]
         rows = max(base.shape[0], value.shape[0])
@@ -189,16 +211,18 @@ def prepare(info: ModelInfo, *, n_runs: int, constants: Mapping[str, ArrayLike] 
     sers: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for key, ts in (series or {}).items():
         if not isinstance(ts, TimeSeries):
-            raise ModelError("series values must be czsim.engines.TimeSeries",
-                             file=info.path, key=key)
+            raise ModelError(
+                "series values must be czsim.engines.TimeSeries", file=info.path, key=key
+            )
         var = info.lookup(key)
         _check_overridable(info, var, key)
         if var.name in consts or var.name in sers:
-            raise ModelError("variable given twice (constant and series)",
-                             file=info.path, key=key)
+            raise ModelError("variable given twice (constant and series)", file=info.path, key=key)
         k = ts.times.size
-        sers[var.name] = (ts.times, _per_run(ts.values, (k, *var.shape), n_runs,
-                                             "series values", info, key))
+        sers[var.name] = (
+            ts.times,
+            _per_run(ts.values, (k, *var.shape), n_runs, "series values", info, key),
+        )
     if variables is None:
         out_vars = tuple(n for n, v in info.variables.items() if v.type != "lookup")
     else:
@@ -206,8 +230,9 @@ def prepare(info: ModelInfo, *, n_runs: int, constants: Mapping[str, ArrayLike] 
         for name in variables:
             var = info.lookup(name)
             if var.type == "lookup":
-                raise ModelError(f"'{var.name}' is a lookup table, not a variable",
-                                 file=info.path, key=name)
+                raise ModelError(
+                    f"'{var.name}' is a lookup table, not a variable", file=info.path, key=name
+                )
             out_vars.append(var.name)
         out_vars = tuple(dict.fromkeys(out_vars))
     dt = float(info.time_step if time_step is None else time_step)
@@ -226,24 +251,39 @@ def prepare(info: ModelInfo, *, n_runs: int, constants: Mapping[str, ArrayLike] 
     final_time = float(save_times[-1])
     grid = step_grid(t0, final_time, dt)
     return RunInputs(
-        n_runs=n_runs, constants=consts, series=sers, variables=out_vars,
-        times=save_times, step_times=grid, save_steps=save_schedule(grid, save_times, dt, info),
-        time_step=dt, final_time=final_time)
+        n_runs=n_runs,
+        constants=consts,
+        series=sers,
+        variables=out_vars,
+        times=save_times,
+        step_times=grid,
+        save_steps=save_schedule(grid, save_times, dt, info),
+        time_step=dt,
+        final_time=final_time,
+    )
 
 
-def build_dataset(info: ModelInfo, inputs: RunInputs, data: Mapping[str, np.ndarray],
-                  engine: str) -> xr.Dataset:
+def build_dataset(
+    info: ModelInfo, inputs: RunInputs, data: Mapping[str, np.ndarray], engine: str
+) -> xr.Dataset:
     """Wrap per-variable arrays shaped ``(n_runs, n_times, *shape)`` in the result
     Dataset (no copy): dims ``("run", "time", *ranges)``, real names as data_vars."""
-    template = _template(info, inputs.variables, inputs.n_runs, inputs.times.tobytes(),
-                         inputs.time_step, engine)
+    template = _template(
+        info, inputs.variables, inputs.n_runs, inputs.times.tobytes(), inputs.time_step, engine
+    )
     # copying a cached template with new data is ~4x faster than building a Dataset
     return template.copy(deep=False, data={n: data[n] for n in inputs.variables})
 
 
 @lru_cache(maxsize=32)
-def _template(info: ModelInfo, variables: tuple[str, ...], n_runs: int, times: bytes,
-              time_step: float, engine: str) -> xr.Dataset:
+def _template(
+    info: ModelInfo,
+    variables: tuple[str, ...],
+    n_runs: int,
+    times: bytes,
+    time_step: float,
+    engine: str,
+) -> xr.Dataset:
     used_ranges = dict.fromkeys(d for n in variables for d in info.variables[n].dims)
     coords = {"run": np.arange(n_runs), "time": np.frombuffer(times)}
     coords.update({r: list(info.ranges[r]) for r in used_ranges})
@@ -253,6 +293,10 @@ def _template(info: ModelInfo, variables: tuple[str, ...], n_runs: int, times: b
         data_vars[name] = xr.Variable(
             ("run", "time", *var.dims),
             np.broadcast_to(np.float64(0.0), (n_runs, len(coords["time"]), *var.shape)),
-            attrs={"units": var.units, "comment": var.comment, "py_name": var.py_name})
-    return xr.Dataset(data_vars, coords=coords, attrs={
-        "engine": engine, "model_sha256": info.sha256, "time_step": time_step})
+            attrs={"units": var.units, "comment": var.comment, "py_name": var.py_name},
+        )
+    return xr.Dataset(
+        data_vars,
+        coords=coords,
+        attrs={"engine": engine, "model_sha256": info.sha256, "time_step": time_step},
+    )

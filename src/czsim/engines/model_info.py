@@ -106,7 +106,9 @@ class ModelInfo:
         if real is None:
             raise ModelError(
                 f"unknown model variable '{name}'{closest(name, self.variables)}",
-                file=self.path, key=name)
+                file=self.path,
+                key=name,
+            )
         return self.variables[real]
 
     def coords(self, name: str) -> dict[str, tuple[str, ...]]:
@@ -119,8 +121,11 @@ class ModelInfo:
         for i, e in enumerate(elems):
             if e.lower() == element.strip().lower():
                 return i
-        raise ModelError(f"'{element}' is not an element of range {range_name} "
-                         f"(elements: {', '.join(elems)})", file=self.path, key=element)
+        raise ModelError(
+            f"'{element}' is not an element of range {range_name} (elements: {', '.join(elems)})",
+            file=self.path,
+            key=element,
+        )
 
 
 def file_sha256(path: str | Path) -> str:
@@ -195,15 +200,17 @@ def element_dims(element, ranges: dict[str, tuple[str, ...]], path) -> tuple[str
         for c in comps:
             subs = c.subscripts[0]
             if len(subs) != n:
-                raise ModelError("components have different numbers of subscripts",
-                                 file=path, key=element.name)
+                raise ModelError(
+                    "components have different numbers of subscripts", file=path, key=element.name
+                )
             s = subs[pos]
             r = lower_ranges.get(s.lower())
             covered.update(e.lower() for e in (ranges[r] if r else (s,)))
         cands = [r for r, el in ranges.items() if covered <= {e.lower() for e in el}]
         if not cands:
-            raise ModelError(f"no subscript range contains {sorted(covered)}",
-                             file=path, key=element.name)
+            raise ModelError(
+                f"no subscript range contains {sorted(covered)}", file=path, key=element.name
+            )
         dims.append(min(cands, key=lambda r: len(ranges[r])))  # min() keeps file order on ties
     return tuple(dims)
 
@@ -223,7 +230,10 @@ def _stock_flow_refs(section) -> set[str]:
         if isinstance(node, ae.ReferenceStructure):
             refs.add(node.reference)
         elif isinstance(node, ae.ArithmeticStructure) and set(node.operators) <= {
-                "+", "-", "negative"}:
+            "+",
+            "-",
+            "negative",
+        }:
             for a in node.arguments:
                 walk(a)
 
@@ -248,8 +258,9 @@ def component_index(subs, dims, ranges, path, name) -> tuple:
             try:
                 idx.append([full.index(e.lower()) for e in ranges[r]])
             except ValueError:
-                raise ModelError(f"range {r} is not a subrange of {d}",
-                                 file=path, key=name) from None
+                raise ModelError(
+                    f"range {r} is not a subrange of {d}", file=path, key=name
+                ) from None
         elif s.lower() in full:
             idx.append(full.index(s.lower()))
         else:
@@ -299,11 +310,17 @@ def _model_info_cached(path: str, sha: str) -> ModelInfo:
                 try:
                     value = np.asarray(c.ast, dtype=float)
                     # one number for a whole range is broadcast, a list must match
-                    value = (np.broadcast_to(value.ravel()[0], np.shape(target))
-                             if value.size == 1 else value.reshape(np.shape(target)))
+                    value = (
+                        np.broadcast_to(value.ravel()[0], np.shape(target))
+                        if value.size == 1
+                        else value.reshape(np.shape(target))
+                    )
                 except ValueError:
-                    raise ModelError(f"constant list has {np.size(c.ast)} values, expected "
-                                     f"{np.size(target)}", file=path, key=el.name) from None
+                    raise ModelError(
+                        f"constant list has {np.size(c.ast)} values, expected {np.size(target)}",
+                        file=path,
+                        key=el.name,
+                    ) from None
                 if dims:
                     default[idx] = value
                 else:
@@ -313,17 +330,29 @@ def _model_info_cached(path: str, sha: str) -> ModelInfo:
         else:
             vtype = "auxiliary"
         variables[el.name] = VariableInfo(
-            name=el.name, py_name=ns.namespace[el.name], dims=dims,
-            units=el.units or "", comment=el.documentation or "", type=vtype,
-            default=default, shape=shape)
+            name=el.name,
+            py_name=ns.namespace[el.name],
+            dims=dims,
+            units=el.units or "",
+            comment=el.documentation or "",
+            type=vtype,
+            default=default,
+            shape=shape,
+        )
     missing = [c for c in CONTROL_NAMES if normalize(c) not in control]
     if missing:
         raise ModelError(f"missing control variables: {', '.join(missing)}", file=path)
     return ModelInfo(
-        path=Path(path), sha256=sha, variables=variables, ranges=ranges,
-        initial_time=control["initial_time"], final_time=control["final_time"],
-        time_step=control["time_step"], saveper=control["saveper"],
-        _by_key={normalize(n): n for n in variables})
+        path=Path(path),
+        sha256=sha,
+        variables=variables,
+        ranges=ranges,
+        initial_time=control["initial_time"],
+        final_time=control["final_time"],
+        time_step=control["time_step"],
+        saveper=control["saveper"],
+        _by_key={normalize(n): n for n in variables},
+    )
 
 
 def model_info(model_path: str | Path) -> ModelInfo:

@@ -102,8 +102,12 @@ def _params_for_run(info: ModelInfo, inputs: RunInputs, r: int) -> dict:
             t, v = _pad_flat(times, v, inputs.step_times[0], inputs.step_times[-1])
             coords = {d: list(info.ranges[d]) for d in var.dims}
             params[name] = pd.Series(
-                [xr.DataArray(v[i].copy(), coords=coords, dims=list(var.dims))
-                 for i in range(len(t))], index=t)
+                [
+                    xr.DataArray(v[i].copy(), coords=coords, dims=list(var.dims))
+                    for i in range(len(t))
+                ],
+                index=t,
+            )
         else:
             params[name] = pd.Series(v.copy(), index=times)
     return params
@@ -128,20 +132,21 @@ def run(info: ModelInfo, inputs: RunInputs) -> dict[str, np.ndarray]:
 
     py_file = translated_model(str(info.path), info.sha256)
     nt = len(inputs.times)
-    out = {n: np.empty((inputs.n_runs, nt, *info.variables[n].shape))
-           for n in inputs.variables}
+    out = {n: np.empty((inputs.n_runs, nt, *info.variables[n].shape)) for n in inputs.variables}
     for r in range(inputs.n_runs):
         with warnings.catch_warnings():
             # PySD warns on every series/constant replacement; they are intended here
             warnings.simplefilter("ignore")
             model = pysd.load(str(py_file))
-            df = model.run(params=_params_for_run(info, inputs, r),
-                           return_columns=list(inputs.variables),
-                           return_timestamps=list(inputs.times),
-                           time_step=inputs.time_step, final_time=inputs.final_time)
+            df = model.run(
+                params=_params_for_run(info, inputs, r),
+                return_columns=list(inputs.variables),
+                return_timestamps=list(inputs.times),
+                time_step=inputs.time_step,
+                final_time=inputs.final_time,
+            )
         if len(df) != nt:
-            raise ModelError(f"PySD returned {len(df)} saved times, expected {nt}",
-                             file=info.path)
+            raise ModelError(f"PySD returned {len(df)} saved times, expected {nt}", file=info.path)
         for name in inputs.variables:
             shape = info.variables[name].shape
             out[name][r] = df[_columns(info, name)].to_numpy(dtype=float).reshape(nt, *shape)

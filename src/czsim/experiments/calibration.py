@@ -101,21 +101,39 @@ DEFAULT_PARAMETERS = (
 #: Figures of ``shared/data/changzhou_observations_2012_2022.csv`` not compared with the model.
 EXCLUDED_DATA = (
     ("All figures for 2012-2020", "before the model starts (2021, from 2021 levels)"),
-    ("Growth in 2021: industrial investment +22.3%, above-scale output +24.8%, technical "
-     "renovation +16.2%, GDP +9.1%", "a 2021 growth needs a 2020 model value"),
-    ("Above-scale output growth 2022 (+12.0% / +11.8%)", "basis (current or comparable prices) "
-     "not stated; the model is nominal, and the 2022 level (>15000) is used instead"),
-    ("Above-scale value-added growth 2021-2022, real GDP growth", "real (comparable-price) "
-     "growth; the model is nominal"),
+    (
+        "Growth in 2021: industrial investment +22.3%, above-scale output +24.8%, technical "
+        "renovation +16.2%, GDP +9.1%",
+        "a 2021 growth needs a 2020 model value",
+    ),
+    (
+        "Above-scale output growth 2022 (+12.0% / +11.8%)",
+        "basis (current or comparable prices) "
+        "not stated; the model is nominal, and the 2022 level (>15000) is used instead",
+    ),
+    (
+        "Above-scale value-added growth 2021-2022, real GDP growth",
+        "real (comparable-price) growth; the model is nominal",
+    ),
     ("GDP, value added and manufacturing share for Jan-Sep", "duplicate the full-year figures"),
-    ("High-tech manufacturing share (高技术制造业) 2021-2022", "a different statistic from the "
-     "model's high-tech industry share (高新技术产业), for which no 2021-2022 value was found"),
-    ("Above-scale revenue Jan-Aug 2022 (营业收入), top-17 firms' share", "revenue, neither the "
-     "model's invoiced sales nor its above-scale output"),
-    ("High-tech investment share, energy-intensive share, equipment share 52.6%, private "
-     "economy share, budget revenue, general-taxpayer sales, firm count", "no model variable"),
-    ("Net increases (765 high-tech firms, 53 little giants)", "differences of levels already "
-     "compared"),
+    (
+        "High-tech manufacturing share (高技术制造业) 2021-2022",
+        "a different statistic from the "
+        "model's high-tech industry share (高新技术产业), for which no 2021-2022 value was found",
+    ),
+    (
+        "Above-scale revenue Jan-Aug 2022 (营业收入), top-17 firms' share",
+        "revenue, neither the model's invoiced sales nor its above-scale output",
+    ),
+    (
+        "High-tech investment share, energy-intensive share, equipment share 52.6%, private "
+        "economy share, budget revenue, general-taxpayer sales, firm count",
+        "no model variable",
+    ),
+    (
+        "Net increases (765 high-tech firms, 53 little giants)",
+        "differences of levels already compared",
+    ),
 )
 
 #: Central finite-difference step in the [0, 1]-scaled parameter space (1e-5 of each range):
@@ -127,8 +145,8 @@ IDENTIFIED_TOLERANCE = 1e-6
 Z95 = 1.959963984540054
 
 
-
 # ----------------------------------------------------------------------------- observations
+
 
 def load_observations(source: str | Path | pd.DataFrame | None = None) -> pd.DataFrame:
     """Read and validate observations.
@@ -165,11 +183,15 @@ def load_observations(source: str | Path | pd.DataFrame | None = None) -> pd.Dat
             raise CzsimError("file not found", file=file)
         frame = pd.read_csv(file, dtype=str, keep_default_na=False)
         first_line = 2  # line 1 is the header
-    missing = [c for c in COLUMNS if c not in frame.columns and c not in ("months", "bound",
-                                                                          "note", "source")]
+    missing = [
+        c
+        for c in COLUMNS
+        if c not in frame.columns and c not in ("months", "bound", "note", "source")
+    ]
     if missing:
-        raise CzsimError(f"missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}",
-                         file=file)
+        raise CzsimError(
+            f"missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}", file=file
+        )
     for c in ("months", "bound", "note", "source"):
         if c not in frame.columns:
             frame[c] = ""
@@ -192,15 +214,19 @@ def load_observations(source: str | Path | pd.DataFrame | None = None) -> pd.Dat
         base, element = _check_variable(str(raw["variable"]).strip(), info, fail)
         kind = str(raw["kind"]).strip()
         if kind not in KINDS:
-            raise fail(f"unknown kind '{kind}'{closest(kind, KINDS)}; one of {', '.join(KINDS)}",
-                       "kind")
+            raise fail(
+                f"unknown kind '{kind}'{closest(kind, KINDS)}; one of {', '.join(KINDS)}", "kind"
+            )
         year = _number(raw["year"], fail, "year")
         if not float(year).is_integer() or not first <= year <= last:
             raise fail(f"year {raw['year']} is outside the model's time {first}-{last}", "year")
         year = int(year)
         if kind == "growth" and year == first:
-            raise fail(f"a growth in {first} needs the model's {first - 1} value, before it "
-                       f"starts; the first comparable growth is {first + 1}", "year")
+            raise fail(
+                f"a growth in {first} needs the model's {first - 1} value, before it "
+                f"starts; the first comparable growth is {first + 1}",
+                "year",
+            )
         value = _number(raw["value"], fail, "value")
         if kind == "share" and not 0 <= value <= 1:
             raise fail(f"a share is a fraction in [0, 1], got {value:g}", "value")
@@ -211,22 +237,39 @@ def load_observations(source: str | Path | pd.DataFrame | None = None) -> pd.Dat
         if kind == "partial_level":
             months = _number(raw["months"], fail, "months")
             if not (float(months).is_integer() and 1 <= months <= 11):
-                raise fail(f"months is the number of months covered (1-11), got {raw['months']}",
-                           "months")
+                raise fail(
+                    f"months is the number of months covered (1-11), got {raw['months']}", "months"
+                )
         bound = str(raw["bound"]).strip()
         if bound not in ("", "lower"):
             raise fail(f"bound must be empty or 'lower', got '{bound}'", "bound")
         src = str(raw["source"]).strip()
         if known_sources is not None and src and src not in known_sources:
-            raise fail(f"unknown source '{src}'{closest(src, known_sources)} (see sources.csv)",
-                       "source")
+            raise fail(
+                f"unknown source '{src}'{closest(src, known_sources)} (see sources.csv)", "source"
+            )
         variable = f"{base}[{element}]" if element else base
-        series = variable + {"growth": " growth",
-                             "partial_level": f" Jan-{months:.0f}m"}.get(kind, "")
-        rows.append({"id": oid, "variable": variable, "year": year, "value": value, "kind": kind,
-                     "months": months, "bound": bound, "sigma": sigma, "source": src,
-                     "note": str(raw["note"]), "base": base, "element": element,
-                     "series": series, "line": line})
+        series = variable + {"growth": " growth", "partial_level": f" Jan-{months:.0f}m"}.get(
+            kind, ""
+        )
+        rows.append(
+            {
+                "id": oid,
+                "variable": variable,
+                "year": year,
+                "value": value,
+                "kind": kind,
+                "months": months,
+                "bound": bound,
+                "sigma": sigma,
+                "source": src,
+                "note": str(raw["note"]),
+                "base": base,
+                "element": element,
+                "series": series,
+                "line": line,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -254,35 +297,44 @@ def _check_variable(text: str, info, fail: Callable[[str, str], CzsimError]) -> 
     """Split ``Variable[element]`` and check both against the model."""
     split = split_variable(text)
     if split is None:
-        raise fail(f"cannot read variable '{text}' (expected 'Name' or 'Name[element]')",
-                   "variable")
+        raise fail(
+            f"cannot read variable '{text}' (expected 'Name' or 'Name[element]')", "variable"
+        )
     name, element = split[0], split[1] or ""
     try:
         var = info.lookup(name)
     except ModelError:
-        raise fail(f"unknown model variable '{name}'{closest(name, info.variables)}",
-                   "variable") from None
+        raise fail(
+            f"unknown model variable '{name}'{closest(name, info.variables)}", "variable"
+        ) from None
     if var.type == "lookup":
         raise fail(f"'{var.name}' is a lookup table, not an output", "variable")
     if len(var.dims) > 1:
-        raise fail(f"'{var.name}' has {len(var.dims)} subscripts; only one is supported",
-                   "variable")
+        raise fail(
+            f"'{var.name}' has {len(var.dims)} subscripts; only one is supported", "variable"
+        )
     if var.dims and not element:
-        raise fail(f"'{var.name}' is subscripted by {var.dims[0]}: name one element, e.g. "
-                   f"'{var.name}[{info.ranges[var.dims[0]][0]}]'", "variable")
+        raise fail(
+            f"'{var.name}' is subscripted by {var.dims[0]}: name one element, e.g. "
+            f"'{var.name}[{info.ranges[var.dims[0]][0]}]'",
+            "variable",
+        )
     if element and not var.dims:
         raise fail(f"'{var.name}' has no subscripts, but [{element}] was given", "variable")
     if element:
         elements = info.ranges[var.dims[0]]
         match_el = [e for e in elements if e.lower() == element.lower()]
         if not match_el:
-            raise fail(f"'{element}' is not an element of {var.dims[0]}"
-                       f"{closest(element, elements)}", "variable")
+            raise fail(
+                f"'{element}' is not an element of {var.dims[0]}{closest(element, elements)}",
+                "variable",
+            )
         element = match_el[0]
     return var.name, element
 
 
 # ----------------------------------------------------------------------- observation operator
+
 
 @dataclass(frozen=True)
 class Operator:
@@ -351,13 +403,14 @@ class Operator:
                 delta = (months / 2.0 - 6.0) / 12.0
                 with np.errstate(divide="ignore", invalid="ignore"):
                     factor = (now / series[:, t_ref]) if t_ref < t else (series[:, t_ref] / now)
-                    cols.append(now * factor ** delta * months / 12.0)
+                    cols.append(now * factor**delta * months / 12.0)
             else:
                 cols.append(now)
         return np.column_stack(cols)
 
 
 # -------------------------------------------------------------------------------- problem
+
 
 @dataclass
 class _Problem:
@@ -366,9 +419,9 @@ class _Problem:
     scenario: Scenario
     params: list[Parameter]
     operator: Operator
-    value: np.ndarray          # (M,)
-    sigma: np.ndarray          # (M,)
-    lower: np.ndarray          # (M,) bool: lower-bound rows
+    value: np.ndarray  # (M,)
+    sigma: np.ndarray  # (M,)
+    lower: np.ndarray  # (M,) bool: lower-bound rows
     n_runs: int = 0
     on_batch: Callable[[int], None] | None = None
     _cache: dict[bytes, np.ndarray] = field(default_factory=dict)
@@ -390,8 +443,12 @@ class _Problem:
         :func:`czsim.run_many` batch."""
         X = self.to_x(np.atleast_2d(U))
         frame = pd.DataFrame(X, columns=[p.name for p in self.params])
-        ds = api.run_many(self.scenario, frame, variables=list(self.operator.variables),
-                          times=list(self.operator.times))
+        ds = api.run_many(
+            self.scenario,
+            frame,
+            variables=list(self.operator.variables),
+            times=list(self.operator.times),
+        )
         self.n_runs += len(frame)
         if self.on_batch:
             self.on_batch(self.n_runs)
@@ -422,12 +479,13 @@ class _Problem:
         pred = self.predict(points)
         self._cache[u.tobytes()] = pred[0]
         f = (lambda p: self.weigh(p)) if hinge else (lambda p: (p - self.value) / self.sigma)
-        hi = np.array([f(p) for p in pred[1:n + 1]])
-        lo = np.array([f(p) for p in pred[n + 1:]])
+        hi = np.array([f(p) for p in pred[1 : n + 1]])
+        lo = np.array([f(p) for p in pred[n + 1 :]])
         return ((hi - lo) / (up - down)[:, None]).T
 
 
 # --------------------------------------------------------------------------------- results
+
 
 @dataclass(frozen=True)
 class Backtest:
@@ -514,6 +572,7 @@ class CalibrationResult:
 
 # ------------------------------------------------------------------------------ parameters
 
+
 def resolve_parameters(names: Sequence[str] | None, scenario: Scenario) -> list[Parameter]:
     """The parameters to fit, checked.
 
@@ -540,15 +599,23 @@ def resolve_parameters(names: Sequence[str] | None, scenario: Scenario) -> list[
                 raise ParameterError(
                     f"'{name}' is a model variable with no bounds in model/parameters.toml; "
                     "only parameters listed there (with low and high) can be calibrated",
-                    file=table.path, key=name) from None
-            raise ParameterError(f"unknown parameter '{name}'"
-                                 f"{closest(name, [*table, *info.variables])}",
-                                 file=table.path, key=name) from None
+                    file=table.path,
+                    key=name,
+                ) from None
+            raise ParameterError(
+                f"unknown parameter '{name}'{closest(name, [*table, *info.variables])}",
+                file=table.path,
+                key=name,
+            ) from None
         if p in out:
             raise ParameterError("listed twice", key=name)
         if isinstance(scenario.values.get(p.name), tuple):
-            raise ParameterError(f"is a time series in scenario '{scenario.name}'; a calibrated "
-                                 "parameter must be a constant", file=scenario.path, key=p.name)
+            raise ParameterError(
+                f"is a time series in scenario '{scenario.name}'; a calibrated "
+                "parameter must be a constant",
+                file=scenario.path,
+                key=p.name,
+            )
         out.append(p)
     if not out:
         raise ParameterError("no parameters to calibrate")
@@ -556,6 +623,7 @@ def resolve_parameters(names: Sequence[str] | None, scenario: Scenario) -> list[
 
 
 # ------------------------------------------------------------------------------------- fit
+
 
 @dataclass(frozen=True)
 class _Fit:
@@ -588,8 +656,14 @@ def _least_squares(problem: _Problem, u0: np.ndarray, fit_rows: np.ndarray) -> _
             lambda v: problem.residuals(full(v))[fit_rows],
             u0[idx],
             jac=lambda v: problem.jacobian(full(v))[fit_rows][:, idx],
-            bounds=(0.0, 1.0), method="trf", x_scale=1.0,
-            xtol=1e-10, ftol=1e-10, gtol=1e-10, max_nfev=200)
+            bounds=(0.0, 1.0),
+            method="trf",
+            x_scale=1.0,
+            xtol=1e-10,
+            ftol=1e-10,
+            gtol=1e-10,
+            max_nfev=200,
+        )
         u = full(res.x)
         cost, message = float(res.cost), str(res.message)
     jac = problem.jacobian(u)[fit_rows] / problem.span  # per parameter unit
@@ -610,8 +684,9 @@ def _least_squares(problem: _Problem, u0: np.ndarray, fit_rows: np.ndarray) -> _
         stderr[cols] = np.sqrt(np.clip(np.diag(cov), 0.0, None))
         full_cov[np.ix_(cols, cols)] = cov
     stderr[identified & ~cols] = np.inf
-    return _Fit(u=u, identified=identified, stderr=stderr, cov=full_cov, s2=s2, cost=cost,
-                message=message)
+    return _Fit(
+        u=u, identified=identified, stderr=stderr, cov=full_cov, s2=s2, cost=cost, message=message
+    )
 
 
 def _estimates(problem: _Problem, fit: _Fit, x0: np.ndarray) -> pd.DataFrame:
@@ -620,13 +695,24 @@ def _estimates(problem: _Problem, fit: _Fit, x0: np.ndarray) -> pd.DataFrame:
     with np.errstate(invalid="ignore"):
         low95 = np.where(np.isfinite(fit.stderr), np.maximum(lo, x - Z95 * fit.stderr), lo)
         high95 = np.where(np.isfinite(fit.stderr), np.minimum(hi, x + Z95 * fit.stderr), hi)
-    return pd.DataFrame({
-        "parameter": [p.name for p in problem.params], "value": x, "stderr": fit.stderr,
-        "low95": low95, "high95": high95, "initial": x0, "low": lo, "high": hi,
-        "units": [p.units for p in problem.params], "identified": fit.identified})
+    return pd.DataFrame(
+        {
+            "parameter": [p.name for p in problem.params],
+            "value": x,
+            "stderr": fit.stderr,
+            "low95": low95,
+            "high95": high95,
+            "initial": x0,
+            "low": lo,
+            "high": hi,
+            "units": [p.units for p in problem.params],
+            "identified": fit.identified,
+        }
+    )
 
 
 # ------------------------------------------------------------------------------- statistics
+
 
 def theil(model: np.ndarray, observed: np.ndarray) -> dict[str, float]:
     """Theil inequality statistics of a series.
@@ -646,7 +732,7 @@ def theil(model: np.ndarray, observed: np.ndarray) -> dict[str, float]:
     """
     m, o = np.asarray(model, float), np.asarray(observed, float)
     mse = float(np.mean((m - o) ** 2))
-    denom = math.sqrt(np.mean(m ** 2)) + math.sqrt(np.mean(o ** 2))
+    denom = math.sqrt(np.mean(m**2)) + math.sqrt(np.mean(o**2))
     out = {"theil_u": math.sqrt(mse) / denom if denom > 0 else math.nan}
     if mse <= 0:
         return out | {"u_bias": math.nan, "u_variance": math.nan, "u_covariance": math.nan}
@@ -674,12 +760,22 @@ def fit_statistics(residuals: pd.DataFrame) -> pd.DataFrame:
         err = mod - obs
         with np.errstate(divide="ignore", invalid="ignore"):  # an observed 0 gives inf, not a crash
             mape, mape_ini = (float(np.mean(np.abs((x - obs) / obs)) * 100) for x in (mod, ini))
-        row = {"series": series, "variable": g["variable"].iat[0], "kind": g["kind"].iat[0],
-               "n": len(g), "years": ", ".join(str(y) for y in g["year"]),
-               "mean_error": float(err.mean()), "rmse": float(np.sqrt(np.mean(err ** 2))),
-               "mape_pct": mape, "mape_pct_initial": mape_ini}
-        stats = (theil(mod, obs) if len(g) >= 2 else
-                 dict.fromkeys(("theil_u", "u_bias", "u_variance", "u_covariance"), math.nan))
+        row = {
+            "series": series,
+            "variable": g["variable"].iat[0],
+            "kind": g["kind"].iat[0],
+            "n": len(g),
+            "years": ", ".join(str(y) for y in g["year"]),
+            "mean_error": float(err.mean()),
+            "rmse": float(np.sqrt(np.mean(err**2))),
+            "mape_pct": mape,
+            "mape_pct_initial": mape_ini,
+        }
+        stats = (
+            theil(mod, obs)
+            if len(g) >= 2
+            else dict.fromkeys(("theil_u", "u_bias", "u_variance", "u_covariance"), math.nan)
+        )
         out.append(row | stats)
     return pd.DataFrame(out)
 
@@ -703,6 +799,7 @@ def _residual_table(obs: pd.DataFrame, model: np.ndarray, initial: np.ndarray) -
 
 # -------------------------------------------------------------------------------- backtest
 
+
 def _naive(fitted: pd.DataFrame, row) -> tuple[float, str, float]:
     """Naive forecast, its method and the no-change forecast of one held-out row."""
     same = fitted[fitted["series"] == row.series].sort_values("year")
@@ -718,23 +815,29 @@ def _naive(fitted: pd.DataFrame, row) -> tuple[float, str, float]:
         first_year, first = int(same["year"].iat[0]), float(same["value"].iat[0])
         g = (last / first) ** (1.0 / (last_year - first_year)) - 1.0
         return last * (1 + g) ** steps, "mean fitted growth", last
-    growth = fitted[(fitted["variable"] == row.variable) & (fitted["kind"] == "growth")
-                    & (fitted["year"] <= last_year)].sort_values("year")
+    growth = fitted[
+        (fitted["variable"] == row.variable)
+        & (fitted["kind"] == "growth")
+        & (fitted["year"] <= last_year)
+    ].sort_values("year")
     if len(growth):
         g = float(growth["value"].iat[-1])
         return last * (1 + g) ** steps, "observed previous growth", last
     return math.nan, "undefined: 1 fitted point, no growth", last
 
 
-def _backtest(problem: _Problem, obs: pd.DataFrame, u0: np.ndarray, x0: np.ndarray,
-              holdout_from: int) -> Backtest:
+def _backtest(
+    problem: _Problem, obs: pd.DataFrame, u0: np.ndarray, x0: np.ndarray, holdout_from: int
+) -> Backtest:
     fit_rows = (obs["year"] < holdout_from).to_numpy()
     held = ~fit_rows
     if not fit_rows.any() or not held.any():
-        raise CzsimError(f"holdout from {holdout_from} leaves "
-                         f"{'no observations to fit' if not fit_rows.any() else 'nothing held out'}"
-                         f" (observations cover {obs['year'].min()}-{obs['year'].max()})",
-                         key="holdout_from")
+        raise CzsimError(
+            f"holdout from {holdout_from} leaves "
+            f"{'no observations to fit' if not fit_rows.any() else 'nothing held out'}"
+            f" (observations cover {obs['year'].min()}-{obs['year'].max()})",
+            key="holdout_from",
+        )
     fit = _least_squares(problem, u0, fit_rows)
     pred = problem.predict(fit.u)[0]
     fitted = obs[fit_rows]
@@ -750,36 +853,62 @@ def _backtest(problem: _Problem, obs: pd.DataFrame, u0: np.ndarray, x0: np.ndarr
             return 0.0 if (_lower and v >= _r.value) else v - _r.value
 
         pct = err(pred[i]) / abs(r.value) * 100 if r.value else math.nan
-        rows.append({"id": r.id, "series": r.series, "kind": r.kind, "year": int(r.year),
-                     "observed": r.value, "bound": r.bound, "model": pred[i],
-                     "model_error": err(pred[i]), "model_pct_error": pct, "naive": naive, "naive_method": method, "naive_error": err(naive),
-                     "no_change": no_change, "no_change_error": err(no_change)})
+        rows.append(
+            {
+                "id": r.id,
+                "series": r.series,
+                "kind": r.kind,
+                "year": int(r.year),
+                "observed": r.value,
+                "bound": r.bound,
+                "model": pred[i],
+                "model_error": err(pred[i]),
+                "model_pct_error": pct,
+                "naive": naive,
+                "naive_method": method,
+                "naive_error": err(naive),
+                "no_change": no_change,
+                "no_change_error": err(no_change),
+            }
+        )
     forecast = pd.DataFrame(rows)
     est = _estimates(problem, fit, x0)
     moved = np.linalg.norm(problem.jacobian(fit.u, hinge=False)[fit_rows], axis=1) > 0
-    notes = [f"Fitted on {int(fit_rows.sum())} observations before {holdout_from} "
-             f"({int((~moved).sum())} of them model initial values that no parameter moves); "
-             f"{int(held.sum())} held out."]
+    notes = [
+        f"Fitted on {int(fit_rows.sum())} observations before {holdout_from} "
+        f"({int((~moved).sum())} of them model initial values that no parameter moves); "
+        f"{int(held.sum())} held out."
+    ]
     n_id = int(est["identified"].sum())
-    notes.append(f"{n_id} of {len(est)} parameters are identified by the early data"
-                 + ("" if n_id == len(est) else
-                    f"; the others ({', '.join(est.loc[~est['identified'], 'parameter'])}) "
-                    "stay at the scenario's values") + ".")
+    notes.append(
+        f"{n_id} of {len(est)} parameters are identified by the early data"
+        + (
+            ""
+            if n_id == len(est)
+            else f"; the others ({', '.join(est.loc[~est['identified'], 'parameter'])}) "
+            "stay at the scenario's values"
+        )
+        + "."
+    )
     n_naive = int(forecast["naive"].notna().sum())
     if n_naive < len(forecast):
-        notes.append(f"The naive forecast (average growth of the fitted years) is defined for "
-                     f"{n_naive} of {len(forecast)} held-out observations: the others have fewer "
-                     "than two fitted years and no observed earlier growth. The no-change "
-                     "forecast (last fitted value) is shown where a series has a fitted point.")
+        notes.append(
+            f"The naive forecast (average growth of the fitted years) is defined for "
+            f"{n_naive} of {len(forecast)} held-out observations: the others have fewer "
+            "than two fitted years and no observed earlier growth. The no-change "
+            "forecast (last fitted value) is shown where a series has a fitted point."
+        )
     if n_id < len(est):
-        notes.append("Caveat: parameters the early data do not identify keep the scenario's "
-                     "values; where those were set by hand from the held-out figures (as the "
-                     "baseline's 2022 demand growths were), the back-test flatters the model.")
-    return Backtest(holdout_from=holdout_from, estimates=est, forecast=forecast,
-                    notes=tuple(notes))
+        notes.append(
+            "Caveat: parameters the early data do not identify keep the scenario's "
+            "values; where those were set by hand from the held-out figures (as the "
+            "baseline's 2022 demand growths were), the back-test flatters the model."
+        )
+    return Backtest(holdout_from=holdout_from, estimates=est, forecast=forecast, notes=tuple(notes))
 
 
 # ----------------------------------------------------------------------------- calibrate
+
 
 def calibrate(
     params: Sequence[str] | None = None,
@@ -826,9 +955,13 @@ def calibrate(
         holdout_from = int(holdout_from)
     x0 = np.array([float(base.value(p.name)) for p in chosen])
     problem = _Problem(
-        scenario=base, params=chosen, operator=Operator.build(obs),
-        value=obs["value"].to_numpy(float), sigma=obs["sigma"].to_numpy(float),
-        lower=(obs["bound"] == "lower").to_numpy())
+        scenario=base,
+        params=chosen,
+        operator=Operator.build(obs),
+        value=obs["value"].to_numpy(float),
+        sigma=obs["sigma"].to_numpy(float),
+        lower=(obs["bound"] == "lower").to_numpy(),
+    )
     u0 = (x0 - problem.lo) / problem.span
     all_rows = np.ones(len(obs), dtype=bool)
     with _progress(progress) as update:
@@ -843,14 +976,22 @@ def calibrate(
     estimates = _estimates(problem, fit, x0)
     names = [p.name for p in chosen]
     residuals = _residual_table(obs, final_pred, initial_pred)
-    calibrated = _scenario(base, estimates, obs,
-                           pd.DataFrame(fit.cov, index=names, columns=names))
+    calibrated = _scenario(base, estimates, obs, pd.DataFrame(fit.cov, index=names, columns=names))
     return CalibrationResult(
-        estimates=estimates, fit=fit_statistics(residuals), residuals=residuals,
-        scenario=calibrated, n_runs=problem.n_runs, wall_time=time.perf_counter() - start,
-        backtest=backtest, base=base, observations=obs,
-        covariance=pd.DataFrame(fit.cov, index=names, columns=names), s2=fit.s2,
-        cost=fit.cost, message=fit.message)
+        estimates=estimates,
+        fit=fit_statistics(residuals),
+        residuals=residuals,
+        scenario=calibrated,
+        n_runs=problem.n_runs,
+        wall_time=time.perf_counter() - start,
+        backtest=backtest,
+        base=base,
+        observations=obs,
+        covariance=pd.DataFrame(fit.cov, index=names, columns=names),
+        s2=fit.s2,
+        cost=fit.cost,
+        message=fit.message,
+    )
 
 
 #: Above this absolute correlation with another fitted parameter, a parameter's marginal 95%
@@ -860,8 +1001,9 @@ def calibrate(
 MAX_CORRELATION = 0.7
 
 
-def _scenario(base: Scenario, estimates: pd.DataFrame, obs: pd.DataFrame,
-              covariance: pd.DataFrame) -> Scenario:
+def _scenario(
+    base: Scenario, estimates: pd.DataFrame, obs: pd.DataFrame, covariance: pd.DataFrame
+) -> Scenario:
     """The calibrated scenario: base values and ranges, fitted values and 95% intervals of the
     parameters whose estimates are not strongly correlated with another's."""
     values = dict(base.values)
@@ -870,8 +1012,9 @@ def _scenario(base: Scenario, estimates: pd.DataFrame, obs: pd.DataFrame,
     with np.errstate(divide="ignore", invalid="ignore"):
         corr = covariance.to_numpy() / np.outer(sd, sd)
     np.fill_diagonal(corr, 0.0)
-    max_corr = dict(zip(covariance.index, np.nanmax(np.abs(np.nan_to_num(corr)), axis=1),
-                        strict=True))
+    max_corr = dict(
+        zip(covariance.index, np.nanmax(np.abs(np.nan_to_num(corr)), axis=1), strict=True)
+    )
     fitted, correlated = [], []
     for r in estimates.itertuples():
         # Six significant digits keep the file readable; far below the fitted uncertainty.
@@ -887,19 +1030,33 @@ def _scenario(base: Scenario, estimates: pd.DataFrame, obs: pd.DataFrame,
         if low < high:
             uncertain[r.parameter] = (max(low, r.low), min(high, r.high))
     years = f"{obs['year'].min()}-{obs['year'].max()}"
-    left_en = (f" Left out of [uncertain] because their estimates are correlated (|r| > "
-               f"{MAX_CORRELATION}) with another's: {', '.join(correlated)}." if correlated else "")
-    left_zh = (f"与其他参数估计强相关(|r|>{MAX_CORRELATION})而未列入[uncertain]:"
-               f"{', '.join(correlated)}。" if correlated else "")
+    left_en = (
+        f" Left out of [uncertain] because their estimates are correlated (|r| > "
+        f"{MAX_CORRELATION}) with another's: {', '.join(correlated)}."
+        if correlated
+        else ""
+    )
+    left_zh = (
+        f"与其他参数估计强相关(|r|>{MAX_CORRELATION})而未列入[uncertain]:{', '.join(correlated)}。"
+        if correlated
+        else ""
+    )
     return Scenario(
-        name="calibrated", values=values, uncertain=uncertain,
-        description_en=(f"{base.name} with {len(fitted)} parameters fitted to {len(obs)} "
-                        f"observations of {years} (model/data/observations.csv) by `czsim "
-                        f"calibrate`: {', '.join(fitted)}. [uncertain] holds their 95% "
-                        f"intervals, so sweeps use the fitted uncertainty.{left_en}"),
-        description_zh=(f"以{base.name}为基础,用{years}年{len(obs)}个观测值(model/data/"
-                        f"observations.csv)经 `czsim calibrate` 校准{len(fitted)}个参数;"
-                        f"[uncertain] 为其95%置信区间,敏感性分析默认采用。{left_zh}"))
+        name="calibrated",
+        values=values,
+        uncertain=uncertain,
+        description_en=(
+            f"{base.name} with {len(fitted)} parameters fitted to {len(obs)} "
+            f"observations of {years} (model/data/observations.csv) by `czsim "
+            f"calibrate`: {', '.join(fitted)}. [uncertain] holds their 95% "
+            f"intervals, so sweeps use the fitted uncertainty.{left_en}"
+        ),
+        description_zh=(
+            f"以{base.name}为基础,用{years}年{len(obs)}个观测值(model/data/"
+            f"observations.csv)经 `czsim calibrate` 校准{len(fitted)}个参数;"
+            f"[uncertain] 为其95%置信区间,敏感性分析默认采用。{left_zh}"
+        ),
+    )
 
 
 class _progress:
@@ -914,16 +1071,19 @@ class _progress:
             return lambda stage, runs: None
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        self._bar = Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                             TimeElapsedColumn(), transient=True)
+        self._bar = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
+        )
         self._bar.start()
         task = self._bar.add_task("calibrating", total=None)
         batches = [0]
 
         def update(stage: str, runs: int) -> None:
             batches[0] += 1
-            self._bar.update(task, description=f"calibrating ({stage}): {batches[0]} batches, "
-                                               f"{runs} model runs")
+            self._bar.update(
+                task, description=f"calibrating ({stage}): {batches[0]} batches, {runs} model runs"
+            )
+
         return update
 
     def __exit__(self, *exc: object) -> None:
@@ -933,10 +1093,15 @@ class _progress:
 
 # ---------------------------------------------------------------------- synthetic data, plots
 
-def simulate_observations(values: Mapping[str, float], *,
-                          scenario: str | Path | Scenario | None = None,
-                          observations: str | Path | pd.DataFrame | None = None,
-                          noise: float = 0.0, seed: int = 0) -> pd.DataFrame:
+
+def simulate_observations(
+    values: Mapping[str, float],
+    *,
+    scenario: str | Path | Scenario | None = None,
+    observations: str | Path | pd.DataFrame | None = None,
+    noise: float = 0.0,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Observations generated by the model itself (for identifiability checks and tests).
 
     Parameters
@@ -990,8 +1155,12 @@ def trajectories(result: CalibrationResult, years: Sequence[int] | None = None) 
     first, last = int(info.initial_time), int(info.final_time)
     years = list(years) if years is not None else list(range(first, last + 1))
     proto = result.observations.drop_duplicates("series")
-    rows = [r._asdict() | {"year": y} for r in proto.itertuples(index=False) for y in years
-            if not (r.kind == "growth" and y == first)]
+    rows = [
+        r._asdict() | {"year": y}
+        for r in proto.itertuples(index=False)
+        for y in years
+        if not (r.kind == "growth" and y == first)
+    ]
     grid = pd.DataFrame(rows)
     op = Operator.build(grid)
     est = result.estimates
@@ -1008,32 +1177,63 @@ def trajectories(result: CalibrationResult, years: Sequence[int] | None = None) 
     frame = pd.DataFrame(points, columns=[table[p].name for p in est["parameter"]])
     ds = api.run_many(result.base, frame, variables=list(op.variables), times=list(op.times))
     pred = op.apply({v: ds[v].values for v in op.variables})
-    grad = ((pred[2:2 + cols.size] - pred[2 + cols.size:]) / (up - down)[:, None]).T
+    grad = ((pred[2 : 2 + cols.size] - pred[2 + cols.size :]) / (up - down)[:, None]).T
     sd = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", grad, cov[np.ix_(cols, cols)], grad), 0, None))
-    return pd.DataFrame({"series": grid["series"], "year": grid["year"],
-                         "calibrated": pred[1], "initial": pred[0],
-                         "low95": pred[1] - Z95 * sd, "high95": pred[1] + Z95 * sd})
+    return pd.DataFrame(
+        {
+            "series": grid["series"],
+            "year": grid["year"],
+            "calibrated": pred[1],
+            "initial": pred[0],
+            "low95": pred[1] - Z95 * sd,
+            "high95": pred[1] + Z95 * sd,
+        }
+    )
 
 
 # ------------------------------------------------------------------------------------ CLI
 
+
 def register_cli(subparsers: argparse._SubParsersAction) -> None:
     """Add ``czsim calibrate`` to the command line."""
     p = subparsers.add_parser("calibrate", help="fit parameters to observed history")
-    p.add_argument("--params", default=None,
-                   help="comma-separated parameters to fit (default: "
-                        f"{', '.join(DEFAULT_PARAMETERS)})")
-    p.add_argument("--scenario", default=None,
-                   help="scenario to start from (default: the model's defaults; baseline "
-                        "extends the result)")
-    p.add_argument("--observations", type=Path, default=None,
-                   help="observations CSV (default model/data/observations.csv)")
-    p.add_argument("--holdout-from", type=int, default=None, metavar="YEAR",
-                   help="also back-test: fit on years before YEAR, forecast the rest")
-    p.add_argument("--report", type=Path, default=None, metavar="DIR",
-                   help="write PNG charts and report.html to DIR")
-    p.add_argument("--write-scenario", type=Path, default=CALIBRATED_FILE, metavar="PATH",
-                   help="where to write the calibrated scenario (default scenarios/calibrated.toml)")
+    p.add_argument(
+        "--params",
+        default=None,
+        help=f"comma-separated parameters to fit (default: {', '.join(DEFAULT_PARAMETERS)})",
+    )
+    p.add_argument(
+        "--scenario",
+        default=None,
+        help="scenario to start from (default: the model's defaults; baseline extends the result)",
+    )
+    p.add_argument(
+        "--observations",
+        type=Path,
+        default=None,
+        help="observations CSV (default model/data/observations.csv)",
+    )
+    p.add_argument(
+        "--holdout-from",
+        type=int,
+        default=None,
+        metavar="YEAR",
+        help="also back-test: fit on years before YEAR, forecast the rest",
+    )
+    p.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write PNG charts and report.html to DIR",
+    )
+    p.add_argument(
+        "--write-scenario",
+        type=Path,
+        default=CALIBRATED_FILE,
+        metavar="PATH",
+        help="where to write the calibrated scenario (default scenarios/calibrated.toml)",
+    )
     p.set_defaults(func=_cmd_calibrate)
 
 
@@ -1042,16 +1242,22 @@ def _cmd_calibrate(args: argparse.Namespace, console) -> int:
     from rich.table import Table
 
     params = [s for s in args.params.split(",") if s.strip()] if args.params else None
-    result = calibrate(params, scenario=args.scenario, observations=args.observations,
-                       holdout_from=args.holdout_from, progress=True)
+    result = calibrate(
+        params,
+        scenario=args.scenario,
+        observations=args.observations,
+        holdout_from=args.holdout_from,
+        progress=True,
+    )
     est = Table(title="Fitted parameters 校准参数 (95% interval clipped to bounds)")
     # Names fold and numbers never do, so the tables stay legible in an 80-column terminal.
     est.add_column("parameter", overflow="fold", max_width=24)
     for col in ("initial", "value", "stderr", "95% interval"):
         est.add_column(col, no_wrap=True)
     for r in result.estimates.itertuples():
-        interval = (f"{_g(r.low95)} – {_g(r.high95)}" if r.identified
-                    else "not identified by the data")
+        interval = (
+            f"{_g(r.low95)} – {_g(r.high95)}" if r.identified else "not identified by the data"
+        )
         est.add_row(r.parameter, _g(r.initial), _g(r.value), f"{r.stderr:.2g}", interval)
     console.print(est)
     fit = Table(title="Fit per series 拟合统计 (MAPE: mean absolute % error)")
@@ -1059,10 +1265,19 @@ def _cmd_calibrate(args: argparse.Namespace, console) -> int:
     for col in ("n", "MAPE %", "before", "Theil U", "U bias/var/cov"):
         fit.add_column(col, no_wrap=True)
     for r in result.fit.itertuples():
-        uparts = ("" if math.isnan(r.u_bias) else
-                  f"{r.u_bias:.2f}/{r.u_variance:.2f}/{r.u_covariance:.2f}")
-        fit.add_row(escape(r.series), str(r.n), f"{r.mape_pct:.2f}", f"{r.mape_pct_initial:.2f}",
-                    "" if math.isnan(r.theil_u) else f"{r.theil_u:.3f}", uparts)
+        uparts = (
+            ""
+            if math.isnan(r.u_bias)
+            else f"{r.u_bias:.2f}/{r.u_variance:.2f}/{r.u_covariance:.2f}"
+        )
+        fit.add_row(
+            escape(r.series),
+            str(r.n),
+            f"{r.mape_pct:.2f}",
+            f"{r.mape_pct_initial:.2f}",
+            "" if math.isnan(r.theil_u) else f"{r.theil_u:.3f}",
+            uparts,
+        )
     console.print(fit)
     if result.backtest is not None:
         bt = result.backtest
@@ -1071,15 +1286,27 @@ def _cmd_calibrate(args: argparse.Namespace, console) -> int:
         for col in ("year", "observed", "model", "err %", "naive", "no change"):
             table.add_column(col, no_wrap=True)
         for r in bt.forecast.itertuples():
-            table.add_row(escape(r.series), str(r.year), _g(r.observed), _g(r.model),
-                          f"{r.model_pct_error:.2f}", _g(r.naive) or "–", _g(r.no_change))
+            table.add_row(
+                escape(r.series),
+                str(r.year),
+                _g(r.observed),
+                _g(r.model),
+                f"{r.model_pct_error:.2f}",
+                _g(r.naive) or "–",
+                _g(r.no_change),
+            )
         console.print(table)
         for note in bt.notes:
             console.print(f"• {note}")
     worst = result.residuals.reindex(
-        result.residuals["weighted"].abs().sort_values(ascending=False).index).head(5)
-    console.print("Largest misfits (model − data, in sigmas): " + ", ".join(
-        f"{r.id} {r.weighted:+.2f}" for r in worst.itertuples() if abs(r.weighted) >= 0.5))
+        result.residuals["weighted"].abs().sort_values(ascending=False).index
+    ).head(5)
+    console.print(
+        "Largest misfits (model − data, in sigmas): "
+        + ", ".join(
+            f"{r.id} {r.weighted:+.2f}" for r in worst.itertuples() if abs(r.weighted) >= 0.5
+        )
+    )
     console.print(f"s² = {result.s2:.3g}; {result.message}")
     console.print(f"{result.n_runs} model runs in {result.wall_time:.1f} s")
     path = Path(args.write_scenario)

@@ -44,8 +44,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "National green factories": ("国家级绿色工厂", "National green factories"),
     "Provincial green factories": ("省级绿色工厂", "Provincial green factories"),
 }
-KIND_LABELS = {"level": ("", ""), "share": ("", ""), "growth": ("增速", "growth"),
-               "partial_level": ("1–{m}月累计", "Jan–month {m} cumulative")}
+KIND_LABELS = {
+    "level": ("", ""),
+    "share": ("", ""),
+    "growth": ("增速", "growth"),
+    "partial_level": ("1–{m}月累计", "Jan–month {m} cumulative"),
+}
 
 
 def series_title(variable: str, kind: str, months: float = math.nan) -> str:
@@ -74,21 +78,42 @@ def plot_series(result: CalibrationResult, out_dir: str | Path) -> list[Path]:
         line = traj[traj["series"] == series]
         fig, ax = plt.subplots(figsize=(6.4, 3.8))
         ax.plot(line["year"], line["initial"], "--", color="0.45", label="未校准 uncalibrated")
-        ax.fill_between(line["year"], line["low95"], line["high95"], color="C0", alpha=0.18,
-                        lw=0, label="参数95%区间 fitted 95% band")
+        ax.fill_between(
+            line["year"],
+            line["low95"],
+            line["high95"],
+            color="C0",
+            alpha=0.18,
+            lw=0,
+            label="参数95%区间 fitted 95% band",
+        )
         ax.plot(line["year"], line["calibrated"], "-", color="C0", lw=2, label="校准后 calibrated")
         point = points[points["bound"] != "lower"]
         bound = points[points["bound"] == "lower"]
         if len(point):
-            ax.errorbar(point["year"], point["value"], yerr=point["sigma"], fmt="o", color="C3",
-                        capsize=4, label="观测 data (±1σ)")
+            ax.errorbar(
+                point["year"],
+                point["value"],
+                yerr=point["sigma"],
+                fmt="o",
+                color="C3",
+                capsize=4,
+                label="观测 data (±1σ)",
+            )
         if len(bound):
-            ax.plot(bound["year"], bound["value"], "^", color="C3", ms=9, mfc="none", mew=2,
-                    label="观测下限 data: lower bound")
+            ax.plot(
+                bound["year"],
+                bound["value"],
+                "^",
+                color="C3",
+                ms=9,
+                mfc="none",
+                mew=2,
+                label="观测下限 data: lower bound",
+            )
         if first["kind"] in ("growth", "share"):
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-        ax.set_title(series_title(first["variable"], first["kind"], first["months"]),
-                     fontsize=11)
+        ax.set_title(series_title(first["variable"], first["kind"], first["months"]), fontsize=11)
         ax.set_xlabel("年份 year")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")
@@ -112,8 +137,14 @@ def _table(frame: pd.DataFrame, digits: int = 4) -> str:
             return f"{v:,.1f}" if abs(v) >= 1000 else f"{v:.{digits}g}"
         return str(v)
 
-    return frame.to_html(index=False, formatters={c: fmt for c in frame.columns}, border=0,
-                         classes="t", escape=True, na_rep="")
+    return frame.to_html(
+        index=False,
+        formatters={c: fmt for c in frame.columns},
+        border=0,
+        classes="t",
+        escape=True,
+        na_rep="",
+    )
 
 
 def write_report(result: CalibrationResult, out_dir: str | Path) -> Path:
@@ -137,16 +168,20 @@ def write_report(result: CalibrationResult, out_dir: str | Path) -> Path:
     res = result.residuals.drop(columns=["variable"])
     figures = "\n".join(
         f'<figure><img alt="{html.escape(p.stem)}" src="data:image/png;base64,'
-        f'{base64.b64encode(p.read_bytes()).decode()}"></figure>' for p in pngs)
+        f'{base64.b64encode(p.read_bytes()).decode()}"></figure>'
+        for p in pngs
+    )
     backtest = ""
     if result.backtest is not None:
         bt = result.backtest
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in bt.notes)
-        backtest = (f"<h2>回测 Back-test (fit before {bt.holdout_from}, forecast the rest)</h2>"
-                    f"<ul>{notes}</ul>"
-                    f"<h3>Forecast vs naive 预测与朴素预测</h3>{_table(bt.forecast)}"
-                    f"<h3>Estimates on the early data 早期数据估计</h3>"
-                    f"{_table(bt.estimates.drop(columns=['low', 'high']))}")
+        backtest = (
+            f"<h2>回测 Back-test (fit before {bt.holdout_from}, forecast the rest)</h2>"
+            f"<ul>{notes}</ul>"
+            f"<h3>Forecast vs naive 预测与朴素预测</h3>{_table(bt.forecast)}"
+            f"<h3>Estimates on the early data 早期数据估计</h3>"
+            f"{_table(bt.estimates.drop(columns=['low', 'high']))}"
+        )
     page = f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <title>模型校准报告 · Calibration report</title>

@@ -65,22 +65,31 @@ class DaskExecutor(AbstractContextManager):
             try:
                 self.client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
             except (OSError, TimeoutError, ValueError) as exc:
-                raise CzsimError(f"cannot reach the Dask scheduler at {scheduler} within "
-                                 f"{CONNECT_TIMEOUT:g} s ({type(exc).__name__}: {exc})",
-                                 key="scheduler") from None
+                raise CzsimError(
+                    f"cannot reach the Dask scheduler at {scheduler} within "
+                    f"{CONNECT_TIMEOUT:g} s ({type(exc).__name__}: {exc})",
+                    key="scheduler",
+                ) from None
             self.description = f"dask scheduler {scheduler}"
         else:
             # Forked workers inherit this process's imports and parsed model, so they start
             # in about a second instead of re-importing everything (10-20 s on 2 cores).
             # The setting stays in force while the cluster lives: a worker that dies is
             # restarted the same way.
-            method = ("fork" if "fork" in multiprocessing.get_all_start_methods()
-                      else dask.config.get("distributed.worker.multiprocessing-method"))
+            method = (
+                "fork"
+                if "fork" in multiprocessing.get_all_start_methods()
+                else dask.config.get("distributed.worker.multiprocessing-method")
+            )
             self._config = dask.config.set({"distributed.worker.multiprocessing-method": method})
             try:
-                self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
-                                             processes=True, dashboard_address=None,
-                                             silence_logs=logging.ERROR)
+                self._cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
             except BaseException:
                 self._config.__exit__(None, None, None)
                 raise
@@ -93,9 +102,10 @@ class DaskExecutor(AbstractContextManager):
 
         # The evaluator travels with each task (it is small): scattered data would be lost
         # with the worker holding it, and a resubmitted chunk must not depend on that.
-        futures = {self.client.submit(evaluate_chunk, evaluate, x, pure=False,
-                                      retries=RETRIES): index
-                   for index, x in tasks}
+        futures = {
+            self.client.submit(evaluate_chunk, evaluate, x, pure=False, retries=RETRIES): index
+            for index, x in tasks
+        }
         try:
             for future in as_completed(futures, loop=self.client.loop):
                 yield futures[future], future.result()
@@ -103,8 +113,12 @@ class DaskExecutor(AbstractContextManager):
             for future in futures:
                 future.cancel()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
@@ -121,16 +135,18 @@ def open_executor(scheduler: str | None, workers: int | None) -> InProcess | Das
         scheduler that does not answer within :data:`CONNECT_TIMEOUT` seconds.
     """
     if scheduler is not None and workers is not None:
-        raise CzsimError("give either a scheduler address or a number of workers, not both",
-                         key="scheduler")
+        raise CzsimError(
+            "give either a scheduler address or a number of workers, not both", key="scheduler"
+        )
     if workers is not None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise CzsimError(f"workers must be a whole number >= 1, got {workers!r}",
-                             key="workers")
+            raise CzsimError(f"workers must be a whole number >= 1, got {workers!r}", key="workers")
         return DaskExecutor(workers=workers)
     if scheduler is not None:
         if "://" not in scheduler:
-            raise CzsimError(f"scheduler address '{scheduler}' needs a protocol, "
-                             "e.g. tcp://127.0.0.1:8786", key="scheduler")
+            raise CzsimError(
+                f"scheduler address '{scheduler}' needs a protocol, e.g. tcp://127.0.0.1:8786",
+                key="scheduler",
+            )
         return DaskExecutor(scheduler=scheduler)
     return InProcess()

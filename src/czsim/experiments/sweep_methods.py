@@ -71,18 +71,26 @@ def make_problem(names: Sequence[str], bounds: Sequence[tuple[float, float]]) ->
         if not (np.isfinite(low) and np.isfinite(high)):
             raise CzsimError(f"range [{low:g}, {high:g}] is not finite", key=name)
         if not low < high:
-            raise CzsimError(f"empty or inverted range: low {low:g} must be below high {high:g}",
-                             key=name)
+            raise CzsimError(
+                f"empty or inverted range: low {low:g} must be below high {high:g}", key=name
+            )
         checked.append([low, high])
-    return {"num_vars": len(names), "names": list(names), "bounds": checked,
-            "dists": ["unif"] * len(names)}
+    return {
+        "num_vars": len(names),
+        "names": list(names),
+        "bounds": checked,
+        "dists": ["unif"] * len(names),
+    }
 
 
 def check_method(method: str) -> None:
     """Raise :class:`CzsimError` unless ``method`` is one of :data:`METHODS`."""
     if method not in METHODS:
-        raise CzsimError(f"unknown method '{method}' (use one of {', '.join(METHODS)})"
-                         f"{closest(method, METHODS)}", key="method")
+        raise CzsimError(
+            f"unknown method '{method}' (use one of {', '.join(METHODS)})"
+            f"{closest(method, METHODS)}",
+            key="method",
+        )
 
 
 def _nearest_powers_of_two(n: int) -> tuple[int, int]:
@@ -102,15 +110,22 @@ def check_n(method: str, n: int, num_vars: int) -> None:
         if n < 2 or n & (n - 1):
             below, above = _nearest_powers_of_two(n)
             hint = f"{above}" if n < 2 else f"{below} or {above}"
-            raise CzsimError(f"Sobol sampling needs n to be a power of two (at least 2), got {n};"
-                             f" try {hint}", key="n")
+            raise CzsimError(
+                f"Sobol sampling needs n to be a power of two (at least 2), got {n}; try {hint}",
+                key="n",
+            )
     elif method == "morris":
         if n < 2:
-            raise CzsimError(f"Morris needs at least 2 trajectories to estimate sigma, got {n};"
-                             " try 10 or more", key="n")
+            raise CzsimError(
+                f"Morris needs at least 2 trajectories to estimate sigma, got {n}; try 10 or more",
+                key="n",
+            )
     elif n < num_vars + 2:
-        raise CzsimError(f"{method} with {num_vars} parameters needs n >= {num_vars + 2} to fit "
-                         f"the regression coefficients, got {n}", key="n")
+        raise CzsimError(
+            f"{method} with {num_vars} parameters needs n >= {num_vars + 2} to fit "
+            f"the regression coefficients, got {n}",
+            key="n",
+        )
 
 
 def n_runs(method: str, n: int, num_vars: int) -> int:
@@ -166,8 +181,9 @@ def _src(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return coef, ndtri(0.5 + CONF_LEVEL / 2) * np.sqrt(np.clip(np.diag(cov), 0.0, None))
 
 
-def sobol_indices(y: np.ndarray, num_vars: int, seed: int
-                  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def sobol_indices(
+    y: np.ndarray, num_vars: int, seed: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """First and total Sobol indices of many outcomes at once.
 
     Numerically the same as ``SALib.analyze.sobol.analyze(problem, y[:, k],
@@ -200,15 +216,15 @@ def sobol_indices(y: np.ndarray, num_vars: int, seed: int
     # SALib standardises each output first (only rounding depends on it).
     y = (y - y.mean(axis=0)) / y.std(axis=0)
     blocks = y.reshape(n, step, m)
-    a, ab, b = blocks[:, 0], blocks[:, 1:-1], blocks[:, -1]          # (N,M) (N,D,M) (N,M)
+    a, ab, b = blocks[:, 0], blocks[:, 1:-1], blocks[:, -1]  # (N,M) (N,D,M) (N,M)
     first = (b[:, None, :] * (ab - a[:, None, :])).reshape(n, d * m)  # S1 numerators by row
-    total = (0.5 * (a[:, None, :] - ab) ** 2).reshape(n, d * m)       # ST numerators by row
+    total = (0.5 * (a[:, None, :] - ab) ** 2).reshape(n, d * m)  # ST numerators by row
     eps = np.finfo(float).eps
 
     def ratio(num: np.ndarray, var: np.ndarray) -> np.ndarray:
         return np.divide(num, var, out=np.zeros_like(num), where=var > eps)
 
-    var = np.concatenate([a, b]).var(axis=0)                          # (M,)
+    var = np.concatenate([a, b]).var(axis=0)  # (M,)
     s1 = ratio(first.mean(axis=0).reshape(d, m), var)
     st = ratio(total.mean(axis=0).reshape(d, m), var)
     # The bootstrap rows SALib draws for a seeded call, as counts per resample.
@@ -217,20 +233,23 @@ def sobol_indices(y: np.ndarray, num_vars: int, seed: int
     np.add.at(counts, (np.broadcast_to(np.arange(RESAMPLES), draws.shape), draws), 1.0)
     # Variance of each resample's 2N rows of A and B: E[y^2] - E[y]^2 (y is standardised,
     # so the one-pass formula loses nothing that matters).
-    mean = counts @ (a + b) / (2 * n)                                 # (R, M)
-    var_r = counts @ (a * a + b * b) / (2 * n) - mean ** 2
+    mean = counts @ (a + b) / (2 * n)  # (R, M)
+    var_r = counts @ (a * a + b * b) / (2 * n) - mean**2
     s1_r = ratio((counts @ first / n).reshape(RESAMPLES, d, m), var_r[:, None, :])
     st_r = ratio((counts @ total / n).reshape(RESAMPLES, d, m), var_r[:, None, :])
     # SALib reports a zero interval when the resampled rows do not vary at all.
     drawn = counts.any(axis=0)
     varies = np.ptp(np.concatenate([a[drawn], b[drawn]]), axis=0) != 0
     z = ndtri(0.5 + CONF_LEVEL / 2)
-    return {"S1": (s1, np.where(varies, z * s1_r.std(axis=0, ddof=1), 0.0)),
-            "ST": (st, np.where(varies, z * st_r.std(axis=0, ddof=1), 0.0))}
+    return {
+        "S1": (s1, np.where(varies, z * s1_r.std(axis=0, ddof=1), 0.0)),
+        "ST": (st, np.where(varies, z * st_r.std(axis=0, ddof=1), 0.0)),
+    }
 
 
-def _indices_one(problem: dict, method: str, x: np.ndarray, y: np.ndarray,
-                 seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _indices_one(
+    problem: dict, method: str, x: np.ndarray, y: np.ndarray, seed: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Morris or regression indices of one scalar outcome: index name -> (values, conf),
     each ``(D,)``."""
     d = problem["num_vars"]
@@ -238,11 +257,20 @@ def _indices_one(problem: dict, method: str, x: np.ndarray, y: np.ndarray,
     if method == "morris":
         from SALib.analyze import morris as morris_analyze
 
-        r = morris_analyze.analyze(problem, x, y, num_resamples=RESAMPLES,
-                                   conf_level=CONF_LEVEL, num_levels=MORRIS_LEVELS, seed=seed)
-        return {"mu": (np.asarray(r["mu"]), nan), "mu_star": (np.asarray(r["mu_star"]),
-                                                             np.asarray(r["mu_star_conf"])),
-                "sigma": (np.asarray(r["sigma"]), nan)}
+        r = morris_analyze.analyze(
+            problem,
+            x,
+            y,
+            num_resamples=RESAMPLES,
+            conf_level=CONF_LEVEL,
+            num_levels=MORRIS_LEVELS,
+            seed=seed,
+        )
+        return {
+            "mu": (np.asarray(r["mu"]), nan),
+            "mu_star": (np.asarray(r["mu_star"]), np.asarray(r["mu_star_conf"])),
+            "sigma": (np.asarray(r["sigma"]), nan),
+        }
     coef, conf = _src(x, y)
     return {"SRC": (coef, conf)}
 
@@ -252,8 +280,14 @@ def index_names(method: str) -> tuple[str, ...]:
     return {"sobol": ("S1", "ST"), "morris": ("mu", "mu_star", "sigma")}.get(method, ("SRC",))
 
 
-def analyze(problem: dict, method: str, x: np.ndarray, outcomes: Mapping[str, np.ndarray],
-            seed: int, times: Sequence[float] | None = None) -> pd.DataFrame:
+def analyze(
+    problem: dict,
+    method: str,
+    x: np.ndarray,
+    outcomes: Mapping[str, np.ndarray],
+    seed: int,
+    times: Sequence[float] | None = None,
+) -> pd.DataFrame:
     """Sensitivity indices of every outcome, tidy.
 
     Parameters
@@ -292,8 +326,11 @@ def analyze(problem: dict, method: str, x: np.ndarray, outcomes: Mapping[str, np
         values = np.asarray(values, dtype=float)
         bad = ~np.isfinite(values)
         if bad.any():
-            raise CzsimError(f"outcome has {int(bad.sum())} non-finite value(s); cannot "
-                             "compute sensitivity indices", key=outcome)
+            raise CzsimError(
+                f"outcome has {int(bad.sum())} non-finite value(s); cannot "
+                "compute sensitivity indices",
+                key=outcome,
+            )
         if values.ndim == 1:
             labels.append((outcome, None))
             columns.append(values)
@@ -305,8 +342,10 @@ def analyze(problem: dict, method: str, x: np.ndarray, outcomes: Mapping[str, np
     y = np.column_stack(columns)
     # An outcome that does not vary has no variance to apportion: NaN indices.
     varies = np.ptp(y, axis=0) > 0
-    results = {k: (np.full((d, y.shape[1]), np.nan), np.full((d, y.shape[1]), np.nan))
-               for k in index_names(method)}
+    results = {
+        k: (np.full((d, y.shape[1]), np.nan), np.full((d, y.shape[1]), np.nan))
+        for k in index_names(method)
+    }
     if method == "sobol" and varies.any():
         for k, (value, conf) in sobol_indices(y[:, varies], d, seed).items():
             results[k][0][:, varies], results[k][1][:, varies] = value, conf
@@ -314,16 +353,20 @@ def analyze(problem: dict, method: str, x: np.ndarray, outcomes: Mapping[str, np
         for col in np.flatnonzero(varies):
             for k, (value, conf) in _indices_one(problem, method, x, y[:, col], seed).items():
                 results[k][0][:, col], results[k][1][:, col] = value, conf
-    frame = pd.DataFrame({
-        "outcome": np.repeat([o for o, _ in labels], d * len(results)),
-        "parameter": np.tile(names, len(labels) * len(results)),
-        "index": np.tile(np.repeat(list(results), d), len(labels)),
-        "value": np.concatenate([results[k][0][:, c] for c in range(len(labels))
-                                 for k in results]),
-        "conf": np.concatenate([results[k][1][:, c] for c in range(len(labels))
-                                for k in results]),
-        "time": pd.array(np.repeat([t for _, t in labels], d * len(results)), dtype="Int64"),
-    })
+    frame = pd.DataFrame(
+        {
+            "outcome": np.repeat([o for o, _ in labels], d * len(results)),
+            "parameter": np.tile(names, len(labels) * len(results)),
+            "index": np.tile(np.repeat(list(results), d), len(labels)),
+            "value": np.concatenate(
+                [results[k][0][:, c] for c in range(len(labels)) for k in results]
+            ),
+            "conf": np.concatenate(
+                [results[k][1][:, c] for c in range(len(labels)) for k in results]
+            ),
+            "time": pd.array(np.repeat([t for _, t in labels], d * len(results)), dtype="Int64"),
+        }
+    )
     return frame[INDEX_COLUMNS]
 
 
@@ -342,7 +385,13 @@ def probabilities(outcomes: Mapping[str, np.ndarray], prefix: str = "reached_") 
             continue
         hit = np.asarray(values, dtype=float)
         p = float(hit.mean())
-        rows.append({"id": name[len(prefix):], "probability": p,
-                     "stderr": float(np.sqrt(p * (1.0 - p) / hit.size)), "n_runs": hit.size})
+        rows.append(
+            {
+                "id": name[len(prefix) :],
+                "probability": p,
+                "stderr": float(np.sqrt(p * (1.0 - p) / hit.size)),
+                "n_runs": hit.size,
+            }
+        )
     frame = pd.DataFrame(rows, columns=["id", "probability", "stderr", "n_runs"])
     return frame.set_index("id")

@@ -75,11 +75,16 @@ def _all_specs(model: str | Path | None = None) -> dict[str, OutcomeSpec]:
     targets = {t.id: t for t in load_targets()}
     scale = targets[SCALE_TARGET]
     specs = [OutcomeSpec(f"{MAIN}_{SCALAR_YEAR}", "value", MAIN_VARIABLE)]
-    specs += [OutcomeSpec(f"cluster_{e}_{SCALAR_YEAR}", "value", CLUSTER_VARIABLE, e)
-              for e in _cluster_elements(model)]
+    specs += [
+        OutcomeSpec(f"cluster_{e}_{SCALAR_YEAR}", "value", CLUSTER_VARIABLE, e)
+        for e in _cluster_elements(model)
+    ]
     specs.append(OutcomeSpec("scale_target_year", "first_year", MAIN_VARIABLE, target=scale))
-    specs += [OutcomeSpec(f"reached_{t.id}", "reached", t.variable, t.element, t.year, t)
-              for t in targets.values() if t.tracked]
+    specs += [
+        OutcomeSpec(f"reached_{t.id}", "reached", t.variable, t.element, t.year, t)
+        for t in targets.values()
+        if t.tracked
+    ]
     return {s.name: s for s in specs}
 
 
@@ -93,8 +98,9 @@ def scale_threshold() -> float:
     return float(next(t.value for t in load_targets() if t.id == SCALE_TARGET))
 
 
-def plan_outcomes(outcomes: Sequence[str] | None,
-                  model: str | Path | None = None) -> tuple[list[str], OutcomePlan]:
+def plan_outcomes(
+    outcomes: Sequence[str] | None, model: str | Path | None = None
+) -> tuple[list[str], OutcomePlan]:
     """Resolve requested outcome names and plan the engine request.
 
     Every ``reached_*`` outcome is always computed (target probabilities cover every
@@ -125,8 +131,11 @@ def plan_outcomes(outcomes: Sequence[str] | None,
             raise CzsimError("no outcomes given", key="outcomes")
         for name in analysed:
             if name not in specs:
-                raise CzsimError(f"unknown outcome '{name}'{closest(name, specs)}; "
-                                 "see czsim.experiments.sweeps.list_outcomes()", key=name)
+                raise CzsimError(
+                    f"unknown outcome '{name}'{closest(name, specs)}; "
+                    "see czsim.experiments.sweeps.list_outcomes()",
+                    key=name,
+                )
     chosen = [specs[n] for n in analysed]
     chosen += [s for s in specs.values() if s.kind == "reached" and s.name not in analysed]
     variables = dict.fromkeys([MAIN_VARIABLE, *(s.variable for s in chosen)])
@@ -144,12 +153,16 @@ def outcome_attrs(plan: OutcomePlan) -> dict[str, dict[str, str]]:
         elif spec.kind == "first_year":
             out[spec.name] = {
                 "description": f"first year with {variable} >= {spec.target.value:g}; "
-                               f"{MAIN_YEARS[-1] + 1} = not reached by {MAIN_YEARS[-1]}",
-                "units": "year"}
+                f"{MAIN_YEARS[-1] + 1} = not reached by {MAIN_YEARS[-1]}",
+                "units": "year",
+            }
         else:
-            out[spec.name] = {"description": f"1 if target '{spec.target.id}' "
-                                             f"({spec.target.label_en}) is reached in "
-                                             f"{spec.year}, else 0", "units": "1"}
+            out[spec.name] = {
+                "description": f"1 if target '{spec.target.id}' "
+                f"({spec.target.label_en}) is reached in "
+                f"{spec.year}, else 0",
+                "units": "1",
+            }
     return out
 
 
@@ -180,7 +193,12 @@ def reduce_outcomes(result: xr.Dataset, plan: OutcomePlan) -> dict[str, np.ndarr
         at = np.flatnonzero(np.isclose(times, spec.year))
         if not at.size:
             raise CzsimError(f"year {spec.year} not among the simulated times", key=spec.name)
-        values = variable_series(result, spec.variable, spec.element).isel(time=at[0]).values.astype(float)
-        out[spec.name] = (spec.target.reached(values).astype(float) if spec.kind == "reached"
-                          else values)
+        values = (
+            variable_series(result, spec.variable, spec.element)
+            .isel(time=at[0])
+            .values.astype(float)
+        )
+        out[spec.name] = (
+            spec.target.reached(values).astype(float) if spec.kind == "reached" else values
+        )
     return out

@@ -20,9 +20,13 @@ from czsim.experiments.sweep_store import temporary_sibling
 from czsim.plotting import use_cjk_font
 
 FORMATS = ("png", "svg")
-INDEX_LABELS = {"S1": "一阶 S1 first order", "ST": "总效应 ST total",
-                "mu_star": "μ* 平均绝对效应 mean |elementary effect|",
-                "sigma": "σ 效应离散度 spread of effects", "SRC": "标准化回归系数 SRC"}
+INDEX_LABELS = {
+    "S1": "一阶 S1 first order",
+    "ST": "总效应 ST total",
+    "mu_star": "μ* 平均绝对效应 mean |elementary effect|",
+    "sigma": "σ 效应离散度 spread of effects",
+    "SRC": "标准化回归系数 SRC",
+}
 
 
 def _save(fig, out: Path, stem: str) -> list[Path]:
@@ -43,8 +47,9 @@ def _save(fig, out: Path, stem: str) -> list[Path]:
     return paths
 
 
-def plot_indices(indices: pd.DataFrame, outcome: str, labels: Mapping[str, str], out: Path,
-                 *, title: str) -> list[Path]:
+def plot_indices(
+    indices: pd.DataFrame, outcome: str, labels: Mapping[str, str], out: Path, *, title: str
+) -> list[Path]:
     """Tornado chart of the indices of ``outcome`` (scalar rows only), the most influential
     parameter (by ST, mu* or abs(SRC)) on top. ``labels`` maps parameter name -> label."""
     from matplotlib import pyplot as plt
@@ -60,9 +65,14 @@ def plot_indices(indices: pd.DataFrame, outcome: str, labels: Mapping[str, str],
     y = np.arange(len(params))
     for i, kind in enumerate(kinds):
         err = conf.loc[params, kind].to_numpy(dtype=float)
-        ax.barh(y + (i - (len(kinds) - 1) / 2) * height, wide.loc[params, kind], height,
-                xerr=np.where(np.isfinite(err), err, 0.0) if np.isfinite(err).any() else None,
-                capsize=2, label=INDEX_LABELS[kind])
+        ax.barh(
+            y + (i - (len(kinds) - 1) / 2) * height,
+            wide.loc[params, kind],
+            height,
+            xerr=np.where(np.isfinite(err), err, 0.0) if np.isfinite(err).any() else None,
+            capsize=2,
+            label=INDEX_LABELS[kind],
+        )
     ax.set_yticks(y, [labels.get(p, p) for p in params], fontsize=8)
     ax.axvline(0, color="black", linewidth=0.6)
     ax.set_xlabel("敏感性指数 Sensitivity index")
@@ -72,8 +82,9 @@ def plot_indices(indices: pd.DataFrame, outcome: str, labels: Mapping[str, str],
     return _save(fig, out, "indices")
 
 
-def plot_probabilities(probs: pd.DataFrame, labels: Mapping[str, str], out: Path, *,
-                       title: str) -> list[Path]:
+def plot_probabilities(
+    probs: pd.DataFrame, labels: Mapping[str, str], out: Path, *, title: str
+) -> list[Path]:
     """Horizontal bars: probability (0–1) of reaching each target, ± one standard error."""
     from matplotlib import pyplot as plt
 
@@ -91,8 +102,16 @@ def plot_probabilities(probs: pd.DataFrame, labels: Mapping[str, str], out: Path
     return _save(fig, out, "probabilities")
 
 
-def plot_fan(years: np.ndarray, series: np.ndarray, target: float, target_year: int,
-             out: Path, *, title: str, ylabel: str) -> list[Path]:
+def plot_fan(
+    years: np.ndarray,
+    series: np.ndarray,
+    target: float,
+    target_year: int,
+    out: Path,
+    *,
+    title: str,
+    ylabel: str,
+) -> list[Path]:
     """Fan chart of ``series`` ``(runs, years)``: P5–P95, P25–P75 bands, median, and the
     target as a horizontal line marked at ``target_year``."""
     from matplotlib import pyplot as plt
@@ -102,8 +121,9 @@ def plot_fan(years: np.ndarray, series: np.ndarray, target: float, target_year: 
     ax.fill_between(years, p5, p95, alpha=0.2, color="#1d3557", label="P5–P95")
     ax.fill_between(years, p25, p75, alpha=0.4, color="#1d3557", label="P25–P75")
     ax.plot(years, p50, color="#1d3557", linewidth=2, label="中位数 median")
-    ax.axhline(target, color="#e63946", linestyle="--", linewidth=1.2,
-               label=f"目标 target {target:,.0f}")
+    ax.axhline(
+        target, color="#e63946", linestyle="--", linewidth=1.2, label=f"目标 target {target:,.0f}"
+    )
     ax.plot([target_year], [target], marker="o", color="#e63946")
     ax.set_xlabel("年份 Year")
     ax.set_ylabel(ylabel)
@@ -113,11 +133,22 @@ def plot_fan(years: np.ndarray, series: np.ndarray, target: float, target_year: 
     return _save(fig, out, "fan")
 
 
-def write_figures(indices: pd.DataFrame, probs: pd.DataFrame, years: np.ndarray,
-                  main: np.ndarray | None, *, outcome: str | None,
-                  param_labels: Mapping[str, str], target_labels: Mapping[str, str],
-                  target: float, target_year: int, scenario: str, method: str,
-                  out: Path, hidden: int = 0) -> list[Path]:
+def write_figures(
+    indices: pd.DataFrame,
+    probs: pd.DataFrame,
+    years: np.ndarray,
+    main: np.ndarray | None,
+    *,
+    outcome: str | None,
+    param_labels: Mapping[str, str],
+    target_labels: Mapping[str, str],
+    target: float,
+    target_year: int,
+    scenario: str,
+    method: str,
+    out: Path,
+    hidden: int = 0,
+) -> list[Path]:
     """Write every figure that has data; returns the files written.
 
     ``indices`` and ``probs`` are :class:`SweepResult`-style tables (``probs`` already
@@ -126,16 +157,33 @@ def write_figures(indices: pd.DataFrame, probs: pd.DataFrame, years: np.ndarray,
     use_cjk_font()
     files: list[Path] = []
     if outcome is not None and not indices.empty:
-        files += plot_indices(indices, outcome, param_labels, out,
-                              title=f"{scenario} · {method}: 敏感性 sensitivity of {outcome}")
+        files += plot_indices(
+            indices,
+            outcome,
+            param_labels,
+            out,
+            title=f"{scenario} · {method}: 敏感性 sensitivity of {outcome}",
+        )
     if not probs.empty:
-        note = (f"\n({hidden} counter targets with probability 0 or 1 not shown: see "
-                "probabilities.csv)" if hidden else "")
-        files += plot_probabilities(probs, target_labels, out,
-                                    title=f"{scenario} · {method}: 目标达成概率 "
-                                          f"probability of reaching each target{note}")
+        note = (
+            f"\n({hidden} counter targets with probability 0 or 1 not shown: see probabilities.csv)"
+            if hidden
+            else ""
+        )
+        files += plot_probabilities(
+            probs,
+            target_labels,
+            out,
+            title=f"{scenario} · {method}: 目标达成概率 probability of reaching each target{note}",
+        )
     if main is not None:
-        files += plot_fan(years, main, target, target_year, out,
-                          title=f"{scenario} · {method}: 工业规模总量 Industrial scale",
-                          ylabel="亿元 (100 million yuan)")
+        files += plot_fan(
+            years,
+            main,
+            target,
+            target_year,
+            out,
+            title=f"{scenario} · {method}: 工业规模总量 Industrial scale",
+            ylabel="亿元 (100 million yuan)",
+        )
     return files

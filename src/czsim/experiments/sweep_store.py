@@ -82,8 +82,9 @@ class SweepStore:
         false.
     """
 
-    def __init__(self, out: str | Path | None, identity: Mapping[str, Any], *,
-                 overwrite: bool = False) -> None:
+    def __init__(
+        self, out: str | Path | None, identity: Mapping[str, Any], *, overwrite: bool = False
+    ) -> None:
         self.out = Path(out) if out is not None else None
         self.identity = _jsonable(dict(identity))
         self.resumed = False
@@ -109,12 +110,23 @@ class SweepStore:
             return
         if not overwrite:
             if old_identity is None:
-                raise CzsimError("folder holds files that are not a czsim sweep; choose another "
-                                 "--out or pass --overwrite", file=out, key="out")
-            differ = sorted(k for k in {*self.identity, *old_identity}
-                            if self.identity.get(k) != old_identity.get(k))
-            raise CzsimError(f"folder holds a different sweep (differs in {', '.join(differ)}); "
-                             "choose another --out or pass --overwrite", file=out, key="out")
+                raise CzsimError(
+                    "folder holds files that are not a czsim sweep; choose another "
+                    "--out or pass --overwrite",
+                    file=out,
+                    key="out",
+                )
+            differ = sorted(
+                k
+                for k in {*self.identity, *old_identity}
+                if self.identity.get(k) != old_identity.get(k)
+            )
+            raise CzsimError(
+                f"folder holds a different sweep (differs in {', '.join(differ)}); "
+                "choose another --out or pass --overwrite",
+                file=out,
+                key="out",
+            )
         self._clear(old)
 
     def _clear(self, old_manifest: Mapping[str, Any]) -> None:
@@ -148,8 +160,9 @@ class SweepStore:
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             return None  # unreadable (a damaged disk, a foreign file): compute it again
 
-    def save_chunk(self, index: int, start: int, stop: int,
-                   outcomes: Mapping[str, np.ndarray]) -> None:
+    def save_chunk(
+        self, index: int, start: int, stop: int, outcomes: Mapping[str, np.ndarray]
+    ) -> None:
         """Write a finished chunk (no-op without an output folder)."""
         if self.out is None:
             return

@@ -66,11 +66,29 @@ from czsim.parameters import ParameterTable, load_parameters
 from czsim.scenarios import Scenario
 from czsim.targets import load_targets
 
-__all__ = ["ModelEvaluator", "SweepResult", "build_problem", "list_outcomes", "register_cli",
-           "run_sweep", "sweep"]
+__all__ = [
+    "ModelEvaluator",
+    "SweepResult",
+    "build_problem",
+    "list_outcomes",
+    "register_cli",
+    "run_sweep",
+    "sweep",
+]
 
-_VERSIONED = ("czsim", "numpy", "pandas", "xarray", "scipy", "SALib", "dask", "distributed",
-              "matplotlib", "netCDF4", "pysd")
+_VERSIONED = (
+    "czsim",
+    "numpy",
+    "pandas",
+    "xarray",
+    "scipy",
+    "SALib",
+    "dask",
+    "distributed",
+    "matplotlib",
+    "netCDF4",
+    "pysd",
+)
 
 
 @dataclass(frozen=True)
@@ -118,13 +136,19 @@ class ModelEvaluator:
         """Outcomes of the runs ``x`` ``(r, D)``: see :func:`reduce_outcomes`."""
         scenario = Scenario(name=self.scenario_name, values=dict(self.values))
         frame = pd.DataFrame(x, columns=list(self.names))
-        result = run_many(scenario, frame, variables=list(self.plan.variables),
-                          times=list(self.plan.times), model=self.model)
+        result = run_many(
+            scenario,
+            frame,
+            variables=list(self.plan.variables),
+            times=list(self.plan.times),
+            model=self.model,
+        )
         return reduce_outcomes(result, self.plan)
 
 
-def build_problem(scenario: Scenario, params: Sequence[str] | None = None,
-                  table: ParameterTable | None = None) -> dict:
+def build_problem(
+    scenario: Scenario, params: Sequence[str] | None = None, table: ParameterTable | None = None
+) -> dict:
     """The SALib problem of a sweep of ``scenario``.
 
     Parameters
@@ -144,8 +168,11 @@ def build_problem(scenario: Scenario, params: Sequence[str] | None = None,
     table = table or load_parameters()
     if params is None:
         if not scenario.uncertain:
-            raise CzsimError(f"scenario '{scenario.name}' has no [uncertain] ranges; name the "
-                             "parameters to vary with --params a,b", key="params")
+            raise CzsimError(
+                f"scenario '{scenario.name}' has no [uncertain] ranges; name the "
+                "parameters to vary with --params a,b",
+                key="params",
+            )
         chosen = [table[name] for name in scenario.uncertain]
     else:
         if not params:
@@ -156,8 +183,11 @@ def build_problem(scenario: Scenario, params: Sequence[str] | None = None,
     for p in chosen:
         low, high = scenario.uncertain.get(p.name, (p.low, p.high))
         if low < p.low or high > p.high:
-            raise CzsimError(f"range [{low:g}, {high:g}] goes beyond the parameter's bounds "
-                             f"[{p.low:g}, {p.high:g}]", key=p.name)
+            raise CzsimError(
+                f"range [{low:g}, {high:g}] goes beyond the parameter's bounds "
+                f"[{p.low:g}, {p.high:g}]",
+                key=p.name,
+            )
         bounds.append((low, high))
     return sweep_methods.make_problem(names, bounds)
 
@@ -178,8 +208,10 @@ def _now() -> str:
 
 def _chunks(runs: int, chunk_size: int) -> list[tuple[int, int, int]]:
     """``(index, start, stop)`` of each chunk of ``runs`` runs."""
-    return [(i, start, min(start + chunk_size, runs))
-            for i, start in enumerate(range(0, runs, chunk_size))]
+    return [
+        (i, start, min(start + chunk_size, runs))
+        for i, start in enumerate(range(0, runs, chunk_size))
+    ]
 
 
 def _check_chunk(outcomes: Mapping[str, np.ndarray], rows: int, keys: set[str] | None) -> None:
@@ -187,16 +219,21 @@ def _check_chunk(outcomes: Mapping[str, np.ndarray], rows: int, keys: set[str] |
     the chunks before it (an evaluator bug would otherwise misalign runs silently)."""
     for name, values in outcomes.items():
         if values.shape[:1] != (rows,):
-            raise CzsimError(f"evaluation returned shape {values.shape} for {rows} runs",
-                             key=name)
+            raise CzsimError(f"evaluation returned shape {values.shape} for {rows} runs", key=name)
     if keys is not None and set(outcomes) != keys:
-        raise CzsimError("chunks returned different outcomes: "
-                         f"{sorted(set(outcomes) ^ keys)}", key="outcomes")
+        raise CzsimError(
+            f"chunks returned different outcomes: {sorted(set(outcomes) ^ keys)}", key="outcomes"
+        )
 
 
-def _dataset(problem: dict, x: np.ndarray, outcomes: Mapping[str, np.ndarray],
-             times: Sequence[float] | None, attrs: Mapping[str, Any],
-             variable_attrs: Mapping[str, Mapping[str, str]]) -> xr.Dataset:
+def _dataset(
+    problem: dict,
+    x: np.ndarray,
+    outcomes: Mapping[str, np.ndarray],
+    times: Sequence[float] | None,
+    attrs: Mapping[str, Any],
+    variable_attrs: Mapping[str, Mapping[str, str]],
+) -> xr.Dataset:
     """Samples and outcomes aligned on ``run`` (2-D outcomes on ``(run, time)``)."""
     data: dict[str, tuple] = {}
     for j, name in enumerate(problem["names"]):
@@ -221,15 +258,26 @@ def _write_netcdf(dataset: xr.Dataset, path: Path) -> Path:
     return path
 
 
-def run_sweep(problem: dict, evaluate: Evaluate, *, method: str, n: int, seed: int = 0,
-              analysed: Sequence[str] | None = None, times: Sequence[float] | None = None,
-              out: str | Path | None = None, overwrite: bool = False,
-              scheduler: str | None = None, workers: int | None = None,
-              chunk_size: int = 4096, progress: bool = False,
-              identity: Mapping[str, Any] | None = None, info: Mapping[str, Any] | None = None,
-              variable_attrs: Mapping[str, Mapping[str, str]] | None = None,
-              report: Callable[[SweepResult, Path], Sequence[Path]] | None = None,
-              ) -> SweepResult:
+def run_sweep(
+    problem: dict,
+    evaluate: Evaluate,
+    *,
+    method: str,
+    n: int,
+    seed: int = 0,
+    analysed: Sequence[str] | None = None,
+    times: Sequence[float] | None = None,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    chunk_size: int = 4096,
+    progress: bool = False,
+    identity: Mapping[str, Any] | None = None,
+    info: Mapping[str, Any] | None = None,
+    variable_attrs: Mapping[str, Mapping[str, str]] | None = None,
+    report: Callable[[SweepResult, Path], Sequence[Path]] | None = None,
+) -> SweepResult:
     """Sample ``problem``, evaluate it chunk by chunk, analyse: the engine-agnostic core of
     :func:`sweep` (any ``evaluate`` works, e.g. an analytic test function).
 
@@ -266,21 +314,36 @@ def run_sweep(problem: dict, evaluate: Evaluate, *, method: str, n: int, seed: i
     """
     sweep_methods.check_method(method)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise CzsimError(f"chunk size must be a whole number >= 1, got {chunk_size!r}",
-                         key="chunk_size")
+        raise CzsimError(
+            f"chunk size must be a whole number >= 1, got {chunk_size!r}", key="chunk_size"
+        )
     x = sweep_methods.sample(problem, method, n, seed)
     runs = x.shape[0]
-    full_identity = {"method": method, "n": int(n), "seed": int(seed),
-                     "params": problem["names"], "bounds": problem["bounds"],
-                     "outcomes": list(analysed) if analysed is not None else None,
-                     **(identity or {})}
+    full_identity = {
+        "method": method,
+        "n": int(n),
+        "seed": int(seed),
+        "params": problem["names"],
+        "bounds": problem["bounds"],
+        "outcomes": list(analysed) if analysed is not None else None,
+        **(identity or {}),
+    }
     store = SweepStore(out, full_identity, overwrite=overwrite)
     plan = _chunks(runs, chunk_size)
     started, clock = _now(), time.perf_counter()
     manifest: dict[str, Any] = {
-        "status": "running", "method": method, "n": int(n), "seed": int(seed),
-        "params": problem["names"], "runs": runs, "chunk_size": chunk_size,
-        "chunks": len(plan), **(info or {}), "versions": _versions(), "started": started}
+        "status": "running",
+        "method": method,
+        "n": int(n),
+        "seed": int(seed),
+        "params": problem["names"],
+        "runs": runs,
+        "chunk_size": chunk_size,
+        "chunks": len(plan),
+        **(info or {}),
+        "versions": _versions(),
+        "started": started,
+    }
     results: dict[int, dict[str, np.ndarray]] = {}
     with open_executor(scheduler, workers) as executor:
         manifest["executor"] = executor.description
@@ -292,8 +355,14 @@ def run_sweep(problem: dict, evaluate: Evaluate, *, method: str, n: int, seed: i
         todo = [(i, x[start:stop]) for i, start, stop in plan if i not in results]
         bounds = {i: (start, stop) for i, start, stop in plan}
         done_runs = sum(stop - start for i, start, stop in plan if i in results)
-        with tqdm(total=runs, initial=done_runs, unit="run", desc=f"{method} sweep",
-                  disable=not progress, smoothing=0.3) as bar:
+        with tqdm(
+            total=runs,
+            initial=done_runs,
+            unit="run",
+            desc=f"{method} sweep",
+            disable=not progress,
+            smoothing=0.3,
+        ) as bar:
             keys = set(next(iter(results.values()))) if results else None
             for index, outcomes in executor.map(evaluate, todo):
                 start, stop = bounds[index]
@@ -311,25 +380,38 @@ def run_sweep(problem: dict, evaluate: Evaluate, *, method: str, n: int, seed: i
     missing = [k for k in chosen if k not in outcomes]
     if missing:
         raise CzsimError(f"evaluation did not return {', '.join(missing)}", key="outcomes")
-    attrs = {"method": method, "n": int(n), "seed": int(seed), "runs": runs,
-             **{k: v for k, v in (identity or {}).items() if isinstance(v, str | int | float)}}
+    attrs = {
+        "method": method,
+        "n": int(n),
+        "seed": int(seed),
+        "runs": runs,
+        **{k: v for k, v in (identity or {}).items() if isinstance(v, str | int | float)},
+    }
     dataset = _dataset(problem, x, outcomes, times, attrs, variable_attrs or {})
-    indices = sweep_methods.analyze(problem, method, x, {k: outcomes[k] for k in chosen}, seed,
-                                    times)
+    indices = sweep_methods.analyze(
+        problem, method, x, {k: outcomes[k] for k in chosen}, seed, times
+    )
     probs = sweep_methods.probabilities(outcomes)
     analysed_at = time.perf_counter()
-    manifest.update(status="complete", finished=_now(),
-                    seconds=round(analysed_at - clock, 3), chunks_reused=len(plan) - len(todo),
-                    timing={"simulate": round(simulated - clock, 3),
-                            "analyse": round(analysed_at - simulated, 3)})
-    result = SweepResult(problem, dataset, indices, probs, {"identity": store.identity,
-                                                            **manifest})
+    manifest.update(
+        status="complete",
+        finished=_now(),
+        seconds=round(analysed_at - clock, 3),
+        chunks_reused=len(plan) - len(todo),
+        timing={
+            "simulate": round(simulated - clock, 3),
+            "analyse": round(analysed_at - simulated, 3),
+        },
+    )
+    result = SweepResult(problem, dataset, indices, probs, {"identity": store.identity, **manifest})
     if store.out is None:
         return result
     out_dir = store.out
-    files = [_write_netcdf(dataset, out_dir / "sweep.nc"),
-             write_text(out_dir / "indices.csv", indices.to_csv(index=False)),
-             write_text(out_dir / "probabilities.csv", probs.to_csv())]
+    files = [
+        _write_netcdf(dataset, out_dir / "sweep.nc"),
+        write_text(out_dir / "indices.csv", indices.to_csv(index=False)),
+        write_text(out_dir / "probabilities.csv", probs.to_csv()),
+    ]
     if report is not None:
         files += report(result, out_dir)
     manifest["files"] = [str(p.relative_to(out_dir)) for p in files]
@@ -350,19 +432,26 @@ def _labels() -> tuple[dict[str, str], dict[str, str]]:
 def _variable_attrs(names: Sequence[str], plan: OutcomePlan) -> dict[str, dict[str, str]]:
     """Dataset attributes: labels and units of the parameters, descriptions of outcomes."""
     table = load_parameters()
-    out = {n: {"label_zh": table[n].label_zh, "label_en": table[n].label_en,
-               "units": table[n].units} for n in names}
+    out = {
+        n: {"label_zh": table[n].label_zh, "label_en": table[n].label_en, "units": table[n].units}
+        for n in names
+    }
     return {**out, **outcome_attrs(plan)}
 
 
-def _figures(scenario: str, method: str, analysed: Sequence[str]
-             ) -> Callable[[SweepResult, Path], list[Path]]:
+def _figures(
+    scenario: str, method: str, analysed: Sequence[str]
+) -> Callable[[SweepResult, Path], list[Path]]:
     """The ``report`` hook of :func:`run_sweep` for model sweeps."""
+
     def report(result: SweepResult, out: Path) -> list[Path]:
         params, targets = _labels()
         scalars = [k for k in analysed if k != MAIN]
-        headline = (f"{MAIN}_{SCALAR_YEAR}" if f"{MAIN}_{SCALAR_YEAR}" in scalars
-                    else (scalars[0] if scalars else None))
+        headline = (
+            f"{MAIN}_{SCALAR_YEAR}"
+            if f"{MAIN}_{SCALAR_YEAR}" in scalars
+            else (scalars[0] if scalars else None)
+        )
         ds = result.dataset
         # Counter targets advance at rates the sweep rarely varies: plot them only when
         # their probability is uncertain; every model-explained target is always shown.
@@ -371,19 +460,40 @@ def _figures(scenario: str, method: str, analysed: Sequence[str]
         p = probs["probability"].to_numpy()
         model = np.array([basis.get(i) == "model" for i in probs.index], dtype=bool)
         shown = probs[model | ((p > 0) & (p < 1))]
-        return write_figures(result.indices, shown, ds["time"].values,
-                             ds[MAIN].values, outcome=headline, param_labels=params,
-                             target_labels=targets, target=scale_threshold(),
-                             target_year=SCALAR_YEAR, scenario=scenario, method=method, out=out,
-                             hidden=len(probs) - len(shown))
+        return write_figures(
+            result.indices,
+            shown,
+            ds["time"].values,
+            ds[MAIN].values,
+            outcome=headline,
+            param_labels=params,
+            target_labels=targets,
+            target=scale_threshold(),
+            target_year=SCALAR_YEAR,
+            scenario=scenario,
+            method=method,
+            out=out,
+            hidden=len(probs) - len(shown),
+        )
+
     return report
 
 
-def sweep(scenario: ScenarioLike, *, method: Literal["morris", "sobol", "mc", "lhs"], n: int,
-          params: Sequence[str] | None = None, outcomes: Sequence[str] | None = None,
-          seed: int = 0, out: str | Path | None = None, overwrite: bool = False,
-          scheduler: str | None = None, workers: int | None = None, chunk_size: int = 4096,
-          progress: bool = False) -> SweepResult:
+def sweep(
+    scenario: ScenarioLike,
+    *,
+    method: Literal["morris", "sobol", "mc", "lhs"],
+    n: int,
+    params: Sequence[str] | None = None,
+    outcomes: Sequence[str] | None = None,
+    seed: int = 0,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    chunk_size: int = 4096,
+    progress: bool = False,
+) -> SweepResult:
     """Run a sensitivity sweep of the model around a scenario.
 
     Parameters
@@ -436,25 +546,49 @@ def sweep(scenario: ScenarioLike, *, method: Literal["morris", "sobol", "mc", "l
     sweep_methods.check_n(method, n, problem["num_vars"])
     analysed, plan = plan_outcomes(outcomes)
     model = paths.MODEL_FILE
-    evaluator = ModelEvaluator(scen.name, dict(scen.values), tuple(problem["names"]), plan,
-                               str(model))
-    identity = {"model_sha256": file_sha256(model),
-                "targets_sha256": file_sha256(paths.TARGETS_FILE),
-                "scenario": scen.name, "scenario_toml": scen.to_toml()}
-    info = {"scenario": scen.name, "model": str(model),
-            "notes": {"scale_target_year": (
+    evaluator = ModelEvaluator(
+        scen.name, dict(scen.values), tuple(problem["names"]), plan, str(model)
+    )
+    identity = {
+        "model_sha256": file_sha256(model),
+        "targets_sha256": file_sha256(paths.TARGETS_FILE),
+        "scenario": scen.name,
+        "scenario_toml": scen.to_toml(),
+    }
+    info = {
+        "scenario": scen.name,
+        "model": str(model),
+        "notes": {
+            "scale_target_year": (
                 f"first year in {MAIN_YEARS[0]}-{MAIN_YEARS[-1]} with Industrial scale >= "
-                f"{scale_threshold():g}; runs that never reach it get {MAIN_YEARS[-1] + 1}"),
-                "probabilities": "share of all runs of the sample reaching each target"}}
-    return run_sweep(problem, evaluator, method=method, n=n, seed=seed,
-                     analysed=[*analysed, MAIN], times=list(MAIN_YEARS), out=out,
-                     overwrite=overwrite, scheduler=scheduler, workers=workers,
-                     chunk_size=chunk_size, progress=progress, identity=identity, info=info,
-                     variable_attrs=_variable_attrs(problem["names"], plan),
-                     report=_figures(scen.name, method, analysed))
+                f"{scale_threshold():g}; runs that never reach it get {MAIN_YEARS[-1] + 1}"
+            ),
+            "probabilities": "share of all runs of the sample reaching each target",
+        },
+    }
+    return run_sweep(
+        problem,
+        evaluator,
+        method=method,
+        n=n,
+        seed=seed,
+        analysed=[*analysed, MAIN],
+        times=list(MAIN_YEARS),
+        out=out,
+        overwrite=overwrite,
+        scheduler=scheduler,
+        workers=workers,
+        chunk_size=chunk_size,
+        progress=progress,
+        identity=identity,
+        info=info,
+        variable_attrs=_variable_attrs(problem["names"], plan),
+        report=_figures(scen.name, method, analysed),
+    )
 
 
 # ----------------------------------------------------------------------------- command line
+
 
 def _split(text: str | None) -> list[str] | None:
     return None if text is None else [s.strip() for s in text.split(",") if s.strip()]
@@ -464,8 +598,11 @@ def _top_indices(indices: pd.DataFrame, method: str, limit: int = 10) -> tuple[s
     """The headline outcome and its indices, most influential parameter first."""
     scalar = indices[indices["time"].isna()]
     outcomes = list(dict.fromkeys(scalar["outcome"]))
-    outcome = f"{MAIN}_{SCALAR_YEAR}" if f"{MAIN}_{SCALAR_YEAR}" in outcomes else (
-        outcomes[0] if outcomes else "")
+    outcome = (
+        f"{MAIN}_{SCALAR_YEAR}"
+        if f"{MAIN}_{SCALAR_YEAR}" in outcomes
+        else (outcomes[0] if outcomes else "")
+    )
     rows = scalar[scalar["outcome"] == outcome]
     wide = rows.pivot(index="parameter", columns="index", values="value")
     key = {"sobol": "ST", "morris": "mu_star"}.get(method, "SRC")
@@ -479,11 +616,22 @@ def _cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     """``czsim sweep``: run, print the top indices and target probabilities, say where the
     files are."""
     out = args.out or Path("results") / (
-        f"{Path(str(args.scenario)).stem}-{args.method}-n{args.n}-seed{args.seed}")
-    result = sweep(args.scenario, method=args.method, n=args.n, params=_split(args.params),
-                   outcomes=_split(args.outcomes), seed=args.seed, out=out,
-                   overwrite=args.overwrite, scheduler=args.scheduler, workers=args.workers,
-                   chunk_size=args.chunk_size, progress=True)
+        f"{Path(str(args.scenario)).stem}-{args.method}-n{args.n}-seed{args.seed}"
+    )
+    result = sweep(
+        args.scenario,
+        method=args.method,
+        n=args.n,
+        params=_split(args.params),
+        outcomes=_split(args.outcomes),
+        seed=args.seed,
+        out=out,
+        overwrite=args.overwrite,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        chunk_size=args.chunk_size,
+        progress=True,
+    )
     m = result.manifest
     outcome, top = _top_indices(result.indices, args.method)
     table = Table(title=f"敏感性 Sensitivity of {outcome} ({args.method}, {m['runs']} runs)")
@@ -501,35 +649,50 @@ def _cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     for col in ("目标 Target", "P", "± s.e."):
         ptable.add_column(col, justify="left" if col.startswith("目标") else "right")
     for tid, row in uncertain.iterrows():
-        ptable.add_row(target_labels.get(tid, tid), f"{row['probability']:.3f}",
-                       f"{row['stderr']:.3f}")
+        ptable.add_row(
+            target_labels.get(tid, tid), f"{row['probability']:.3f}", f"{row['stderr']:.3f}"
+        )
     console.print(ptable)
-    console.print(f"{int((probs['probability'] == 1).sum())} targets reached in every run, "
-                  f"{int((probs['probability'] == 0).sum())} in none.")
-    console.print(f"{m['runs']} runs in {m['seconds']:.1f} s ({m['executor']}); "
-                  f"{m['chunks_reused']} of {m['chunks']} chunks reused. Files in {out}/: "
-                  f"{', '.join(m['files'])}")
+    console.print(
+        f"{int((probs['probability'] == 1).sum())} targets reached in every run, "
+        f"{int((probs['probability'] == 0).sum())} in none."
+    )
+    console.print(
+        f"{m['runs']} runs in {m['seconds']:.1f} s ({m['executor']}); "
+        f"{m['chunks_reused']} of {m['chunks']} chunks reused. Files in {out}/: "
+        f"{', '.join(m['files'])}"
+    )
     return 0
 
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:
     """Add ``czsim sweep`` to the command line."""
     p = subparsers.add_parser(
-        "sweep", help="sensitivity sweep (Morris, Sobol, Monte Carlo, LHS) of a scenario")
+        "sweep", help="sensitivity sweep (Morris, Sobol, Monte Carlo, LHS) of a scenario"
+    )
     p.add_argument("scenario", help="scenario file or name in scenarios/")
     p.add_argument("--method", required=True, choices=sweep_methods.METHODS)
-    p.add_argument("--n", type=int, required=True,
-                   help="sobol: base samples (power of two); morris: trajectories; mc/lhs: runs")
-    p.add_argument("--params", help="comma-separated parameters (default: the scenario's "
-                                    "[uncertain] ranges)")
+    p.add_argument(
+        "--n",
+        type=int,
+        required=True,
+        help="sobol: base samples (power of two); morris: trajectories; mc/lhs: runs",
+    )
+    p.add_argument(
+        "--params", help="comma-separated parameters (default: the scenario's [uncertain] ranges)"
+    )
     p.add_argument("--outcomes", help="comma-separated outcomes (default: all)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, help="output folder (default results/SCENARIO-METHOD-nN-"
-                                            "seedS)")
+    p.add_argument(
+        "--out", type=Path, help="output folder (default results/SCENARIO-METHOD-nN-seedS)"
+    )
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler address")
     where.add_argument("--workers", type=int, metavar="K", help="local Dask cluster of K workers")
     p.add_argument("--chunk-size", type=int, default=4096, help="runs per task")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an output folder holding a different sweep")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an output folder holding a different sweep",
+    )
     p.set_defaults(func=_cmd_sweep)

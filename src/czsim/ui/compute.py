@@ -36,8 +36,9 @@ def target_list() -> tuple[Target, ...]:
 def inputs_stamp() -> tuple[int, ...]:
     """Modification times of the files every result depends on besides the scenario: part of
     each cache key, so results never outlive an edit of the model, parameters or targets."""
-    return tuple(p.stat().st_mtime_ns for p in (paths.MODEL_FILE, paths.PARAMETERS_FILE,
-                                                 paths.TARGETS_FILE))
+    return tuple(
+        p.stat().st_mtime_ns for p in (paths.MODEL_FILE, paths.PARAMETERS_FILE, paths.TARGETS_FILE)
+    )
 
 
 def scenario_names() -> list[str]:
@@ -85,8 +86,9 @@ def full_results(toml_text: str, stamp: tuple[int, ...]) -> xr.Dataset:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def run_ensemble(toml_text: str, n_runs: int, seed: int, method: str,
-                 stamp: tuple[int, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def run_ensemble(
+    toml_text: str, n_runs: int, seed: int, method: str, stamp: tuple[int, ...]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the scenario ``n_runs`` times with its ``[uncertain]`` parameters drawn.
 
     Returns

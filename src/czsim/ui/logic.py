@@ -31,7 +31,9 @@ MAX_UPLOAD_BYTES = 64 * 1024
 QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
 
 
-def handle_upload(name: str, data: bytes, *, lang: str = "en") -> tuple[Scenario | None, str | None]:
+def handle_upload(
+    name: str, data: bytes, *, lang: str = "en"
+) -> tuple[Scenario | None, str | None]:
     """Validate an uploaded scenario file.
 
     Parameters
@@ -129,8 +131,7 @@ def _target_values(result: xr.Dataset, targets: list[Target]) -> np.ndarray:
             extra = [d for d in da.dims if d not in ("run", "time")]
             if extra:
                 da = da.transpose("run", "time", extra[0])
-            arrays[target.variable] = (da.values,
-                                       list(da[extra[0]].values) if extra else None)
+            arrays[target.variable] = (da.values, list(da[extra[0]].values) if extra else None)
         values, elements = arrays[target.variable]
         if target.element is not None and elements is not None:
             values = values[:, :, elements.index(target.element)]
@@ -149,8 +150,13 @@ def target_frame(result: xr.Dataset, targets: Iterable[Target], run: int = 0) ->
     years = result["time"].values.astype(int)
     chosen = [tg for tg in targets if tg.tracked and tg.variable in result]
     values = _target_values(result, chosen)[run]
-    return pd.DataFrame({"id": np.repeat([tg.id for tg in chosen], years.size),
-                         "year": np.tile(years, len(chosen)), "value": values.reshape(-1)})
+    return pd.DataFrame(
+        {
+            "id": np.repeat([tg.id for tg in chosen], years.size),
+            "year": np.tile(years, len(chosen)),
+            "value": values.reshape(-1),
+        }
+    )
 
 
 def band_frame(result: xr.Dataset, targets: Iterable[Target]) -> pd.DataFrame:
@@ -165,15 +171,17 @@ def band_frame(result: xr.Dataset, targets: Iterable[Target]) -> pd.DataFrame:
     chosen = [tg for tg in targets if tg.tracked and tg.variable in result]
     # (quantile, target, time) in one call rather than one pass per target.
     q = np.quantile(_target_values(result, chosen), list(QUANTILES.values()), axis=0)
-    frame = pd.DataFrame({"id": np.repeat([tg.id for tg in chosen], years.size),
-                          "year": np.tile(years, len(chosen))})
+    frame = pd.DataFrame(
+        {"id": np.repeat([tg.id for tg in chosen], years.size), "year": np.tile(years, len(chosen))}
+    )
     for i, name in enumerate(QUANTILES):
         frame[name] = q[i].reshape(-1)
     return frame
 
 
-def draw_samples(ranges: Mapping[str, tuple[float, float]], n_runs: int, seed: int,
-                 method: str = "lhs") -> pd.DataFrame:
+def draw_samples(
+    ranges: Mapping[str, tuple[float, float]], n_runs: int, seed: int, method: str = "lhs"
+) -> pd.DataFrame:
     """Draw ``n_runs`` parameter sets, each parameter uniform over its range.
 
     Parameters
@@ -211,9 +219,13 @@ def status_text(status: str, lang: str) -> str:
 def summary(card: pd.DataFrame) -> dict[str, int]:
     """Counts of reached, missed and untracked targets, overall and by basis."""
     tracked = card[card["status"].isin(["reached", "missed"])]
-    out = {"total": len(card), "reached": int((card["status"] == "reached").sum()),
-           "missed": int((card["status"] == "missed").sum()),
-           "untracked": int((card["status"] == "untracked").sum()), "tracked": len(tracked)}
+    out = {
+        "total": len(card),
+        "reached": int((card["status"] == "reached").sum()),
+        "missed": int((card["status"] == "missed").sum()),
+        "untracked": int((card["status"] == "untracked").sum()),
+        "tracked": len(tracked),
+    }
     for basis in ("model", "counter"):
         part = tracked[tracked["basis"] == basis]
         out[f"{basis}_total"] = len(part)
@@ -238,12 +250,11 @@ def scorecard_table(card: pd.DataFrame, targets: Iterable[Target], lang: str) ->
         rows[tid] = {
             t("col_status", lang): status_text(row["status"], lang),
             t("col_target_label", lang): row["label_zh" if lang == "zh" else "label_en"],
-            t("col_group", lang): pick(GROUP_LABELS.get(row["group"],
-                                                                    (row["group"],) * 2), lang),
+            t("col_group", lang): pick(GROUP_LABELS.get(row["group"], (row["group"],) * 2), lang),
             t("col_basis", lang): t(f"basis_{row['basis']}", lang),
             t("col_year", lang): int(row["year"]),
             t("col_target", lang): f"{comparators[row['comparator']]} "
-                                   f"{format_number(row['target'])}",
+            f"{format_number(row['target'])}",
             t("col_value", lang): format_number(row["value"]),
             t("col_unit", lang): row["unit"],
             t("col_gap", lang): format_number(row["gap"]),
@@ -265,14 +276,17 @@ def compare_table(cards: Mapping[str, pd.DataFrame], lang: str) -> pd.DataFrame:
     out = pd.DataFrame(index=first.index)
     out[t("col_target_label", lang)] = first["label_zh" if lang == "zh" else "label_en"]
     out[t("col_basis", lang)] = [t(f"basis_{b}", lang) for b in first["basis"]]
-    out[t("col_target", lang)] = [f"{comparators[c]} {format_number(v)} {u}" for c, v, u in
-                                  zip(first["comparator"], first["target"], first["unit"],
-                                      strict=True)]
+    out[t("col_target", lang)] = [
+        f"{comparators[c]} {format_number(v)} {u}"
+        for c, v, u in zip(first["comparator"], first["target"], first["unit"], strict=True)
+    ]
     counts = {}
     for label, card in cards.items():
         marks = {"reached": " ✓", "missed": " ✗"}
-        out[label] = [format_number(v) + marks.get(s, "") if s in marks else status_text(s, lang)
-                      for v, s in zip(card["value"], card["status"], strict=True)]
+        out[label] = [
+            format_number(v) + marks.get(s, "") if s in marks else status_text(s, lang)
+            for v, s in zip(card["value"], card["status"], strict=True)
+        ]
         counts[label] = f"{summary(card)['reached']} / {summary(card)['tracked']} ✓"
     count_row = {c: "" for c in out.columns}
     count_row[t("col_target_label", lang)] = t("compare_reached_row", lang)
@@ -280,11 +294,15 @@ def compare_table(cards: Mapping[str, pd.DataFrame], lang: str) -> pd.DataFrame:
     return pd.concat([pd.DataFrame([count_row], index=["reached"]), out])
 
 
-def parameter_diff(scenarios: Mapping[str, Scenario], table: ParameterTable,
-                   lang: str) -> pd.DataFrame:
+def parameter_diff(
+    scenarios: Mapping[str, Scenario], table: ParameterTable, lang: str
+) -> pd.DataFrame:
     """Parameters whose value differs between ``scenarios`` (labels as columns)."""
-    names = [n for n in table if len({format_value(effective_value(s, n, table))
-                                      for s in scenarios.values()}) > 1]
+    names = [
+        n
+        for n in table
+        if len({format_value(effective_value(s, n, table)) for s in scenarios.values()}) > 1
+    ]
     rows = []
     for name in names:
         p = table[name]

@@ -65,8 +65,9 @@ def choice_label(choice: str, lang: str) -> str:
 
 def scenario_choices() -> list[str]:
     """Every scenario this session can start from: the files, then its uploads."""
-    return ([f"file:{n}" for n in compute.scenario_names()]
-            + [f"upload:{n}" for n in st.session_state["uploads"]])
+    return [f"file:{n}" for n in compute.scenario_names()] + [
+        f"upload:{n}" for n in st.session_state["uploads"]
+    ]
 
 
 def _clear_edits() -> None:
@@ -118,11 +119,27 @@ def _slider(p: Parameter, base: Scenario, lang: str) -> None:
     # The value comes from the edits (the source of truth), so a slider that was not drawn
     # for a while, or whose label changed language, comes back where the user left it.
     value = ss["edits"].get(p.name, logic.slider_value(start))
-    help_text = t("param_help", lang, source=p.source, variable=p.full_variable,
-                  low=f"{p.low:g}", high=f"{p.high:g}", units=p.units)
-    st.slider(f"{p.label(lang)} [{p.units}]", min_value=p.low, max_value=p.high, step=p.step,
-              value=value, format=logic.step_format(p.step), key=f"p:{p.name}", help=help_text,
-              on_change=_on_slider, args=(p.name,))
+    help_text = t(
+        "param_help",
+        lang,
+        source=p.source,
+        variable=p.full_variable,
+        low=f"{p.low:g}",
+        high=f"{p.high:g}",
+        units=p.units,
+    )
+    st.slider(
+        f"{p.label(lang)} [{p.units}]",
+        min_value=p.low,
+        max_value=p.high,
+        step=p.step,
+        value=value,
+        format=logic.step_format(p.step),
+        key=f"p:{p.name}",
+        help=help_text,
+        on_change=_on_slider,
+        args=(p.name,),
+    )
     if isinstance(start, tuple) and p.name not in ss["edits"]:
         st.caption(t("series_note", lang, points=logic.format_series(start)))
 
@@ -134,8 +151,12 @@ def _parameters(table: ParameterTable, base: Scenario, edits: dict[str, float], 
         title = f"{pick(GROUP_LABELS.get(group, (group, group)), lang)} ({len(params)})"
         # Lazy: a group's sliders are drawn only while it is open, so a rerun draws a dozen
         # widgets rather than all of them (the edits, not the widgets, hold the values).
-        group_box = st.expander(title + (f" · ✎ {changed}" if changed else ""),
-                                expanded=index == 0, key=f"grp:{group}", on_change="rerun")
+        group_box = st.expander(
+            title + (f" · ✎ {changed}" if changed else ""),
+            expanded=index == 0,
+            key=f"grp:{group}",
+            on_change="rerun",
+        )
         if not group_box.open:
             continue
         with group_box:
@@ -151,22 +172,44 @@ def _parameters(table: ParameterTable, base: Scenario, edits: dict[str, float], 
 def _keep(ctx: Context) -> None:
     lang = ctx.lang
     with st.expander(t("keep", lang), expanded=False):
-        st.download_button(t("download_toml", lang), data=ctx.toml,
-                           file_name=f"{ctx.scenario.name}.toml", mime="application/toml",
-                           on_click="ignore", key="dl_toml", width="stretch")
+        st.download_button(
+            t("download_toml", lang),
+            data=ctx.toml,
+            file_name=f"{ctx.scenario.name}.toml",
+            mime="application/toml",
+            on_click="ignore",
+            key="dl_toml",
+            width="stretch",
+        )
         # Results are written only when a button is clicked (deferred data), so a slider move
         # does not pay for building a workbook.
-        st.download_button(t("download_csv", lang), data=lambda: compute.results_csv(ctx.toml),
-                           file_name=f"{ctx.scenario.name}.csv", mime="text/csv",
-                           on_click="ignore", key="dl_csv", width="stretch")
-        st.download_button(t("download_xlsx", lang), data=lambda: compute.results_xlsx(ctx.toml),
-                           file_name=f"{ctx.scenario.name}.xlsx",
-                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                           on_click="ignore", key="dl_xlsx", width="stretch")
+        st.download_button(
+            t("download_csv", lang),
+            data=lambda: compute.results_csv(ctx.toml),
+            file_name=f"{ctx.scenario.name}.csv",
+            mime="text/csv",
+            on_click="ignore",
+            key="dl_csv",
+            width="stretch",
+        )
+        st.download_button(
+            t("download_xlsx", lang),
+            data=lambda: compute.results_xlsx(ctx.toml),
+            file_name=f"{ctx.scenario.name}.xlsx",
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            on_click="ignore",
+            key="dl_xlsx",
+            width="stretch",
+        )
         # The browser refuses files over 1 MB (the smallest limit Streamlit takes);
         # handle_upload enforces the real limit, MAX_UPLOAD_BYTES.
-        st.file_uploader(t("upload", lang, kb=logic.MAX_UPLOAD_BYTES // 1024), type=["toml"],
-                         key=UPLOADER_KEY, on_change=_on_upload, max_upload_size=1)
+        st.file_uploader(
+            t("upload", lang, kb=logic.MAX_UPLOAD_BYTES // 1024),
+            type=["toml"],
+            key=UPLOADER_KEY,
+            on_change=_on_upload,
+            max_upload_size=1,
+        )
 
 
 def sidebar() -> Context:
@@ -175,24 +218,45 @@ def sidebar() -> Context:
     ss = st.session_state
     table = compute.parameter_table()
     with st.sidebar:
-        st.radio(t("language", ss["lang"]), list(LANGUAGES), key="lang",
-                 format_func=LANGUAGES.__getitem__, horizontal=True)
+        st.radio(
+            t("language", ss["lang"]),
+            list(LANGUAGES),
+            key="lang",
+            format_func=LANGUAGES.__getitem__,
+            horizontal=True,
+        )
         lang = ss["lang"]
-        st.radio(t("page", lang), PAGE_NAMES, key="page",
-                 format_func=lambda p: t(f"page_{p}", lang))
+        st.radio(
+            t("page", lang), PAGE_NAMES, key="page", format_func=lambda p: t(f"page_{p}", lang)
+        )
         st.divider()
-        st.selectbox(t("scenario", lang), scenario_choices(), key="base_choice",
-                     format_func=lambda c: choice_label(c, lang), help=t("scenario_help", lang),
-                     on_change=_clear_edits)
+        st.selectbox(
+            t("scenario", lang),
+            scenario_choices(),
+            key="base_choice",
+            format_func=lambda c: choice_label(c, lang),
+            help=t("scenario_help", lang),
+            on_change=_clear_edits,
+        )
         base = choice_scenario(ss["base_choice"])
         st.caption(base.description(lang))
         scenario = logic.tuned(base, ss["edits"], table)
         changed = len(ss["edits"])
         st.markdown(t("tuned_count", lang, n=changed) if changed else t("untuned", lang))
-        st.button(t("reset", lang), on_click=_clear_edits, key="reset", disabled=not changed,
-                  width="stretch")
-        ctx = Context(lang=lang, table=table, targets=compute.target_list(), scenario=scenario,
-                      toml=scenario.to_toml())
+        st.button(
+            t("reset", lang),
+            on_click=_clear_edits,
+            key="reset",
+            disabled=not changed,
+            width="stretch",
+        )
+        ctx = Context(
+            lang=lang,
+            table=table,
+            targets=compute.target_list(),
+            scenario=scenario,
+            toml=scenario.to_toml(),
+        )
         _keep(ctx)
         _parameters(table, base, ss["edits"], lang)
     return ctx

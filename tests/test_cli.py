@@ -78,3 +78,21 @@ def test_console_script_runs_as_a_process(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
     assert "outside the allowed range" in proc.stderr
+
+
+def test_compare_writes_a_real_excel_file(tmp_path, capsys):
+    import openpyxl
+
+    out = tmp_path / "c.xlsx"
+    assert main(["compare", "baseline", "plan", "--out", str(out)]) == 0
+    sheet = openpyxl.load_workbook(out).active
+    header = [c.value for c in next(sheet.iter_rows(max_row=1))]
+    assert "baseline" in header and "plan" in header
+    assert sheet.max_row == len(czsim.load_targets()) + 1
+
+
+def test_rich_markup_in_a_description_is_shown_as_text(tmp_path, capsys):
+    scenario = tmp_path / "marked.toml"
+    scenario.write_text('extends = "baseline"\ndescription = "a [/] b [bold]c"\n', encoding="utf-8")
+    assert main(["run", str(scenario)]) == 0
+    assert "a [/] b [bold]c" in capsys.readouterr().out

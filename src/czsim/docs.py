@@ -19,7 +19,6 @@ Examples
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import html
 import re
@@ -1058,53 +1057,3 @@ def write_docs(
 # --------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------
-
-
-def _cmd_doc(args: argparse.Namespace, console) -> int:
-    for p in write_docs(args.out, model=args.model, diagram=not args.no_diagram):
-        console.print(f"wrote {p}")
-    return 0
-
-
-def _cmd_diagram(args: argparse.Namespace, console) -> int:
-    source = diagram_dot(args.model, level=args.level)
-    out = Path(args.out)
-    if out.suffix.lower() == ".dot":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(source, encoding="utf-8")
-    else:
-        render(source, out)
-    console.print(f"wrote {out}")
-    return 0
-
-
-def register_cli(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``czsim doc`` and ``czsim diagram`` to the command line."""
-    p = subparsers.add_parser("doc", help="write the model reference (Markdown, HTML, diagrams)")
-    p.add_argument("--out", default="docs", metavar="DIR", help="output folder (default docs)")
-    p.add_argument(
-        "--no-diagram", action="store_true", help="skip the diagrams (no Graphviz needed)"
-    )
-    p.add_argument(
-        "--model", type=Path, default=None, help="model file (default model/changzhou.mdl)"
-    )
-    p.set_defaults(func=_cmd_doc)
-
-    p = subparsers.add_parser("diagram", help="draw the model's structure with Graphviz")
-    p.add_argument(
-        "--out",
-        default="docs/model_diagram.svg",
-        metavar="FILE",
-        help="output file: .svg, .png, .pdf, or .dot for the Graphviz source "
-        "(default docs/model_diagram.svg)",
-    )
-    p.add_argument(
-        "--level",
-        choices=("element", "sector"),
-        default="element",
-        help="element: every stock, flow and auxiliary; sector: the overview",
-    )
-    p.add_argument(
-        "--model", type=Path, default=None, help="model file (default model/changzhou.mdl)"
-    )
-    p.set_defaults(func=_cmd_diagram)

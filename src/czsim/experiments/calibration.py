@@ -60,7 +60,6 @@ in :data:`EXCLUDED_DATA` (shown in the report).
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -916,7 +915,7 @@ def calibrate(
     scenario: str | Path | Scenario | None = None,
     observations: str | Path | pd.DataFrame | None = None,
     holdout_from: int | None = None,
-    progress: bool = False,
+    progress: Callable[[str, int], None] | None = None,
 ) -> CalibrationResult:
     """Fit parameters to observed history by weighted nonlinear least squares.
 
@@ -935,8 +934,10 @@ def calibrate(
     holdout_from : int, optional
         Also run a back-test that fits on observations before this year and forecasts the
         rest (the main fit always uses every observation).
-    progress : bool
-        Show a live progress line (rich) with the batches and model runs so far.
+    progress : callable, optional
+        Called as ``progress(stage, runs)`` after every batch of model runs, with the stage
+        ("fit" or "back-test") and the number of runs so far; the command line shows it as a
+        live status line.
 
     Returns
     -------
@@ -964,15 +965,15 @@ def calibrate(
     )
     u0 = (x0 - problem.lo) / problem.span
     all_rows = np.ones(len(obs), dtype=bool)
-    with _progress(progress) as update:
-        problem.on_batch = lambda runs: update("fit", runs)
-        fit = _least_squares(problem, u0, all_rows)
-        initial_pred = problem.predict(u0)[0]
-        final_pred = problem.predict(fit.u)[0]
-        backtest = None
-        if holdout_from is not None:
-            problem.on_batch = lambda runs: update("back-test", runs)
-            backtest = _backtest(problem, obs, u0, x0, holdout_from)
+    update = progress or (lambda stage, runs: None)
+    problem.on_batch = lambda runs: update("fit", runs)
+    fit = _least_squares(problem, u0, all_rows)
+    initial_pred = problem.predict(u0)[0]
+    final_pred = problem.predict(fit.u)[0]
+    backtest = None
+    if holdout_from is not None:
+        problem.on_batch = lambda runs: update("back-test", runs)
+        backtest = _backtest(problem, obs, u0, x0, holdout_from)
     estimates = _estimates(problem, fit, x0)
     names = [p.name for p in chosen]
     residuals = _residual_table(obs, final_pred, initial_pred)
@@ -1057,38 +1058,6 @@ def _scenario(
             f"[uncertain] 为其95%置信区间,敏感性分析默认采用。{left_zh}"
         ),
     )
-
-
-class _progress:
-    """Context manager yielding ``update(stage, runs)``; a rich live line if enabled."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._bar = None
-
-    def __enter__(self) -> Callable[[str, int], None]:
-        if not self.enabled:
-            return lambda stage, runs: None
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        self._bar = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
-        )
-        self._bar.start()
-        task = self._bar.add_task("calibrating", total=None)
-        batches = [0]
-
-        def update(stage: str, runs: int) -> None:
-            batches[0] += 1
-            self._bar.update(
-                task, description=f"calibrating ({stage}): {batches[0]} batches, {runs} model runs"
-            )
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
 
 
 # ---------------------------------------------------------------------- synthetic data, plots
@@ -1192,138 +1161,3 @@ def trajectories(result: CalibrationResult, years: Sequence[int] | None = None) 
 
 
 # ------------------------------------------------------------------------------------ CLI
-
-
-def register_cli(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``czsim calibrate`` to the command line."""
-    p = subparsers.add_parser("calibrate", help="fit parameters to observed history")
-    p.add_argument(
-        "--params",
-        default=None,
-        help=f"comma-separated parameters to fit (default: {', '.join(DEFAULT_PARAMETERS)})",
-    )
-    p.add_argument(
-        "--scenario",
-        default=None,
-        help="scenario to start from (default: the model's defaults; baseline extends the result)",
-    )
-    p.add_argument(
-        "--observations",
-        type=Path,
-        default=None,
-        help="observations CSV (default model/data/observations.csv)",
-    )
-    p.add_argument(
-        "--holdout-from",
-        type=int,
-        default=None,
-        metavar="YEAR",
-        help="also back-test: fit on years before YEAR, forecast the rest",
-    )
-    p.add_argument(
-        "--report",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="write PNG charts and report.html to DIR",
-    )
-    p.add_argument(
-        "--write-scenario",
-        type=Path,
-        default=CALIBRATED_FILE,
-        metavar="PATH",
-        help="where to write the calibrated scenario (default scenarios/calibrated.toml)",
-    )
-    p.set_defaults(func=_cmd_calibrate)
-
-
-def _cmd_calibrate(args: argparse.Namespace, console) -> int:
-    from rich.markup import escape
-    from rich.table import Table
-
-    params = [s for s in args.params.split(",") if s.strip()] if args.params else None
-    result = calibrate(
-        params,
-        scenario=args.scenario,
-        observations=args.observations,
-        holdout_from=args.holdout_from,
-        progress=True,
-    )
-    est = Table(title="Fitted parameters 校准参数 (95% interval clipped to bounds)")
-    # Names fold and numbers never do, so the tables stay legible in an 80-column terminal.
-    est.add_column("parameter", overflow="fold", max_width=24)
-    for col in ("initial", "value", "stderr", "95% interval"):
-        est.add_column(col, no_wrap=True)
-    for r in result.estimates.itertuples():
-        interval = (
-            f"{_g(r.low95)} – {_g(r.high95)}" if r.identified else "not identified by the data"
-        )
-        est.add_row(r.parameter, _g(r.initial), _g(r.value), f"{r.stderr:.2g}", interval)
-    console.print(est)
-    fit = Table(title="Fit per series 拟合统计 (MAPE: mean absolute % error)")
-    fit.add_column("series", overflow="fold", max_width=24)
-    for col in ("n", "MAPE %", "before", "Theil U", "U bias/var/cov"):
-        fit.add_column(col, no_wrap=True)
-    for r in result.fit.itertuples():
-        uparts = (
-            ""
-            if math.isnan(r.u_bias)
-            else f"{r.u_bias:.2f}/{r.u_variance:.2f}/{r.u_covariance:.2f}"
-        )
-        fit.add_row(
-            escape(r.series),
-            str(r.n),
-            f"{r.mape_pct:.2f}",
-            f"{r.mape_pct_initial:.2f}",
-            "" if math.isnan(r.theil_u) else f"{r.theil_u:.3f}",
-            uparts,
-        )
-    console.print(fit)
-    if result.backtest is not None:
-        bt = result.backtest
-        table = Table(title=f"Back-test 回测: fit before {bt.holdout_from}, forecast the rest")
-        table.add_column("series", overflow="fold", max_width=24)
-        for col in ("year", "observed", "model", "err %", "naive", "no change"):
-            table.add_column(col, no_wrap=True)
-        for r in bt.forecast.itertuples():
-            table.add_row(
-                escape(r.series),
-                str(r.year),
-                _g(r.observed),
-                _g(r.model),
-                f"{r.model_pct_error:.2f}",
-                _g(r.naive) or "–",
-                _g(r.no_change),
-            )
-        console.print(table)
-        for note in bt.notes:
-            console.print(f"• {note}")
-    worst = result.residuals.reindex(
-        result.residuals["weighted"].abs().sort_values(ascending=False).index
-    ).head(5)
-    console.print(
-        "Largest misfits (model − data, in sigmas): "
-        + ", ".join(
-            f"{r.id} {r.weighted:+.2f}" for r in worst.itertuples() if abs(r.weighted) >= 0.5
-        )
-    )
-    console.print(f"s² = {result.s2:.3g}; {result.message}")
-    console.print(f"{result.n_runs} model runs in {result.wall_time:.1f} s")
-    path = Path(args.write_scenario)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(result.scenario.to_toml(), encoding="utf-8")
-    console.print(f"wrote {path}")
-    if args.report is not None:
-        from czsim.experiments.calibration_report import write_report
-
-        console.print(f"wrote {write_report(result, args.report)}")
-    return 0
-
-
-def _g(value: float) -> str:
-    """Compact display of a number: thousands without decimals, fractions with three."""
-    if value is None or math.isnan(value):
-        return ""
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.3f}" if abs(value) < 1 else f"{value:.3g}"

@@ -16,7 +16,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from czsim.experiments.sweep_store import temporary_sibling
+from czsim.io import temporary_sibling
 from czsim.plotting import use_cjk_font
 
 FORMATS = ("png", "svg")

@@ -9,52 +9,19 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
-import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
 from czsim.errors import CzsimError
+from czsim.io import atomic_write, write_text
 
 MANIFEST = "manifest.json"
 CHUNK_DIR = "chunks"
-_RANGE = "__range__"
-_UMASK = os.umask(0)
-os.umask(_UMASK)  # (start, stop) of the chunk's runs, stored beside its outcomes
-
-
-@contextlib.contextmanager
-def temporary_sibling(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success rename it to ``path``, on error
-    remove it, so ``path`` is either the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        # mkstemp makes the file private (0600); give the result the usual permissions.
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
-    """Write ``path`` through ``write(file)`` into a temporary sibling, then rename it."""
-    with temporary_sibling(path) as tmp, tmp.open("wb") as f:
-        write(f)
-    return path
-
-
-def write_text(path: Path, text: str) -> Path:
-    """Atomically write UTF-8 text."""
-    return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+_RANGE = "__range__"  # (start, stop) of the chunk's runs, stored beside its outcomes
 
 
 def _jsonable(value: Any) -> Any:

@@ -25,8 +25,6 @@ as PNG and SVG.
 
 from __future__ import annotations
 
-import argparse
-import math
 import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -39,8 +37,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import xarray as xr
-from rich.console import Console
-from rich.table import Table
 from tqdm.auto import tqdm
 
 from czsim import paths
@@ -61,7 +57,8 @@ from czsim.experiments.sweep_outcomes import (
     scale_threshold,
 )
 from czsim.experiments.sweep_plots import write_figures
-from czsim.experiments.sweep_store import SweepStore, temporary_sibling, write_text
+from czsim.experiments.sweep_store import SweepStore
+from czsim.io import temporary_sibling, write_text
 from czsim.parameters import ParameterTable, load_parameters
 from czsim.scenarios import Scenario
 from czsim.targets import load_targets
@@ -71,7 +68,6 @@ __all__ = [
     "SweepResult",
     "build_problem",
     "list_outcomes",
-    "register_cli",
     "run_sweep",
     "sweep",
 ]
@@ -421,7 +417,7 @@ def run_sweep(
     return replace(result, manifest={"identity": store.identity, **manifest})
 
 
-def _labels() -> tuple[dict[str, str], dict[str, str]]:
+def labels() -> tuple[dict[str, str], dict[str, str]]:
     """Bilingual labels of parameters and of targets, by name / id."""
     table = load_parameters()
     params = {p.name: f"{p.label_zh} {p.label_en}" for p in table.values()}
@@ -445,7 +441,7 @@ def _figures(
     """The ``report`` hook of :func:`run_sweep` for model sweeps."""
 
     def report(result: SweepResult, out: Path) -> list[Path]:
-        params, targets = _labels()
+        params, targets = labels()
         scalars = [k for k in analysed if k != MAIN]
         headline = (
             f"{MAIN}_{SCALAR_YEAR}"
@@ -588,111 +584,3 @@ def sweep(
 
 
 # ----------------------------------------------------------------------------- command line
-
-
-def _split(text: str | None) -> list[str] | None:
-    return None if text is None else [s.strip() for s in text.split(",") if s.strip()]
-
-
-def _top_indices(indices: pd.DataFrame, method: str, limit: int = 10) -> tuple[str, pd.DataFrame]:
-    """The headline outcome and its indices, most influential parameter first."""
-    scalar = indices[indices["time"].isna()]
-    outcomes = list(dict.fromkeys(scalar["outcome"]))
-    outcome = (
-        f"{MAIN}_{SCALAR_YEAR}"
-        if f"{MAIN}_{SCALAR_YEAR}" in outcomes
-        else (outcomes[0] if outcomes else "")
-    )
-    rows = scalar[scalar["outcome"] == outcome]
-    wide = rows.pivot(index="parameter", columns="index", values="value")
-    key = {"sobol": "ST", "morris": "mu_star"}.get(method, "SRC")
-    if wide.empty:
-        return outcome, wide
-    order = wide[key].abs().sort_values(ascending=False, na_position="last").index
-    return outcome, wide.loc[order[:limit], list(sweep_methods.index_names(method))]
-
-
-def _cmd_sweep(args: argparse.Namespace, console: Console) -> int:
-    """``czsim sweep``: run, print the top indices and target probabilities, say where the
-    files are."""
-    out = args.out or Path("results") / (
-        f"{Path(str(args.scenario)).stem}-{args.method}-n{args.n}-seed{args.seed}"
-    )
-    result = sweep(
-        args.scenario,
-        method=args.method,
-        n=args.n,
-        params=_split(args.params),
-        outcomes=_split(args.outcomes),
-        seed=args.seed,
-        out=out,
-        overwrite=args.overwrite,
-        scheduler=args.scheduler,
-        workers=args.workers,
-        chunk_size=args.chunk_size,
-        progress=True,
-    )
-    m = result.manifest
-    outcome, top = _top_indices(result.indices, args.method)
-    table = Table(title=f"敏感性 Sensitivity of {outcome} ({args.method}, {m['runs']} runs)")
-    table.add_column("参数 Parameter")
-    for col in top.columns:
-        table.add_column(str(col), justify="right")
-    for name, row in top.iterrows():
-        table.add_row(name, *("" if math.isnan(v) else f"{v:.3f}" for v in row))
-    console.print(table)
-    probs = result.probabilities
-    certain = probs[(probs["probability"] == 0) | (probs["probability"] == 1)]
-    uncertain = probs.drop(certain.index).sort_values("probability")
-    _, target_labels = _labels()
-    ptable = Table(title="目标达成概率 Probability of reaching the target")
-    for col in ("目标 Target", "P", "± s.e."):
-        ptable.add_column(col, justify="left" if col.startswith("目标") else "right")
-    for tid, row in uncertain.iterrows():
-        ptable.add_row(
-            target_labels.get(tid, tid), f"{row['probability']:.3f}", f"{row['stderr']:.3f}"
-        )
-    console.print(ptable)
-    console.print(
-        f"{int((probs['probability'] == 1).sum())} targets reached in every run, "
-        f"{int((probs['probability'] == 0).sum())} in none."
-    )
-    console.print(
-        f"{m['runs']} runs in {m['seconds']:.1f} s ({m['executor']}); "
-        f"{m['chunks_reused']} of {m['chunks']} chunks reused. Files in {out}/: "
-        f"{', '.join(m['files'])}"
-    )
-    return 0
-
-
-def register_cli(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``czsim sweep`` to the command line."""
-    p = subparsers.add_parser(
-        "sweep", help="sensitivity sweep (Morris, Sobol, Monte Carlo, LHS) of a scenario"
-    )
-    p.add_argument("scenario", help="scenario file or name in scenarios/")
-    p.add_argument("--method", required=True, choices=sweep_methods.METHODS)
-    p.add_argument(
-        "--n",
-        type=int,
-        required=True,
-        help="sobol: base samples (power of two); morris: trajectories; mc/lhs: runs",
-    )
-    p.add_argument(
-        "--params", help="comma-separated parameters (default: the scenario's [uncertain] ranges)"
-    )
-    p.add_argument("--outcomes", help="comma-separated outcomes (default: all)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--out", type=Path, help="output folder (default results/SCENARIO-METHOD-nN-seedS)"
-    )
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler address")
-    where.add_argument("--workers", type=int, metavar="K", help="local Dask cluster of K workers")
-    p.add_argument("--chunk-size", type=int, default=4096, help="runs per task")
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an output folder holding a different sweep",
-    )
-    p.set_defaults(func=_cmd_sweep)

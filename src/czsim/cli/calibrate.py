@@ -1,0 +1,143 @@
+"""``czsim calibrate``: fit parameters to observed history and write the calibrated scenario."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from czsim.cli.console import escape, format_number, spinner
+from czsim.experiments.calibration import CALIBRATED_FILE, DEFAULT_PARAMETERS, calibrate
+from czsim.experiments.calibration_report import write_report
+from czsim.io import write_text
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``czsim calibrate`` to the command line."""
+    p = subparsers.add_parser("calibrate", help="fit parameters to observed history")
+    p.add_argument(
+        "--params",
+        default=None,
+        help=f"comma-separated parameters to fit (default: {', '.join(DEFAULT_PARAMETERS)})",
+    )
+    p.add_argument(
+        "--scenario",
+        default=None,
+        help="scenario to start from (default: the model's defaults; baseline extends the result)",
+    )
+    p.add_argument(
+        "--observations",
+        type=Path,
+        default=None,
+        help="observations CSV (default model/data/observations.csv)",
+    )
+    p.add_argument(
+        "--holdout-from",
+        type=int,
+        default=None,
+        metavar="YEAR",
+        help="also back-test: fit on years before YEAR, forecast the rest",
+    )
+    p.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write PNG charts and report.html to DIR",
+    )
+    p.add_argument(
+        "--write-scenario",
+        type=Path,
+        default=CALIBRATED_FILE,
+        metavar="PATH",
+        help="where to write the calibrated scenario (default scenarios/calibrated.toml)",
+    )
+    p.set_defaults(func=_cmd)
+
+
+def _cmd(args: argparse.Namespace, console: Console) -> int:
+    params = [s for s in args.params.split(",") if s.strip()] if args.params else None
+    with spinner("calibrating") as update:
+        result = calibrate(
+            params,
+            scenario=args.scenario,
+            observations=args.observations,
+            holdout_from=args.holdout_from,
+            progress=lambda stage, runs: update(f"{stage}, {runs} model runs"),
+        )
+    est = Table(title="Fitted parameters 校准参数 (95% interval clipped to bounds)")
+    # Names fold and numbers never do, so the tables stay legible in an 80-column terminal.
+    est.add_column("parameter", overflow="fold", max_width=24)
+    for col in ("initial", "value", "stderr", "95% interval"):
+        est.add_column(col, no_wrap=True)
+    for r in result.estimates.itertuples():
+        interval = (
+            f"{format_number(r.low95)} – {format_number(r.high95)}"
+            if r.identified
+            else "not identified by the data"
+        )
+        est.add_row(
+            r.parameter,
+            format_number(r.initial),
+            format_number(r.value),
+            f"{r.stderr:.2g}",
+            interval,
+        )
+    console.print(est)
+    fit = Table(title="Fit per series 拟合统计 (MAPE: mean absolute % error)")
+    fit.add_column("series", overflow="fold", max_width=24)
+    for col in ("n", "MAPE %", "before", "Theil U", "U bias/var/cov"):
+        fit.add_column(col, no_wrap=True)
+    for r in result.fit.itertuples():
+        uparts = (
+            ""
+            if math.isnan(r.u_bias)
+            else f"{r.u_bias:.2f}/{r.u_variance:.2f}/{r.u_covariance:.2f}"
+        )
+        fit.add_row(
+            escape(r.series),
+            str(r.n),
+            f"{r.mape_pct:.2f}",
+            f"{r.mape_pct_initial:.2f}",
+            "" if math.isnan(r.theil_u) else f"{r.theil_u:.3f}",
+            uparts,
+        )
+    console.print(fit)
+    if result.backtest is not None:
+        bt = result.backtest
+        table = Table(title=f"Back-test 回测: fit before {bt.holdout_from}, forecast the rest")
+        table.add_column("series", overflow="fold", max_width=24)
+        for col in ("year", "observed", "model", "err %", "naive", "no change"):
+            table.add_column(col, no_wrap=True)
+        for r in bt.forecast.itertuples():
+            table.add_row(
+                escape(r.series),
+                str(r.year),
+                format_number(r.observed),
+                format_number(r.model),
+                f"{r.model_pct_error:.2f}",
+                format_number(r.naive) or "–",
+                format_number(r.no_change),
+            )
+        console.print(table)
+        for note in bt.notes:
+            console.print(f"• {note}")
+    worst = result.residuals.reindex(
+        result.residuals["weighted"].abs().sort_values(ascending=False).index
+    ).head(5)
+    console.print(
+        "Largest misfits (model − data, in sigmas): "
+        + ", ".join(
+            f"{r.id} {r.weighted:+.2f}" for r in worst.itertuples() if abs(r.weighted) >= 0.5
+        )
+    )
+    console.print(f"s² = {result.s2:.3g}; {result.message}")
+    console.print(f"{result.n_runs} model runs in {result.wall_time:.1f} s")
+    path = write_text(Path(args.write_scenario), result.scenario.to_toml())
+    console.print(f"wrote {escape(str(path))}")
+    if args.report is not None:
+        console.print(f"wrote {escape(str(write_report(result, args.report)))}")
+    return 0

@@ -1,0 +1,57 @@
+"""``czsim doc`` and ``czsim diagram``: the model reference and its structure diagrams."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from czsim.cli.console import escape, model_option
+from czsim.docs import diagram_dot, render, write_docs
+
+
+def _cmd_doc(args: argparse.Namespace, console: Console) -> int:
+    for p in write_docs(args.out, model=args.model, diagram=not args.no_diagram):
+        console.print(f"wrote {escape(str(p))}")
+    return 0
+
+
+def _cmd_diagram(args: argparse.Namespace, console: Console) -> int:
+    source = diagram_dot(args.model, level=args.level)
+    out = Path(args.out)
+    if out.suffix.lower() == ".dot":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(source, encoding="utf-8")
+    else:
+        render(source, out)
+    console.print(f"wrote {escape(str(out))}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``czsim doc`` and ``czsim diagram`` to the command line."""
+    p = subparsers.add_parser("doc", help="write the model reference (Markdown, HTML, diagrams)")
+    p.add_argument("--out", default="docs", metavar="DIR", help="output folder (default docs)")
+    p.add_argument(
+        "--no-diagram", action="store_true", help="skip the diagrams (no Graphviz needed)"
+    )
+    model_option(p)
+    p.set_defaults(func=_cmd_doc)
+
+    p = subparsers.add_parser("diagram", help="draw the model's structure with Graphviz")
+    p.add_argument(
+        "--out",
+        default="docs/model_diagram.svg",
+        metavar="FILE",
+        help="output file: .svg, .png, .pdf, or .dot for the Graphviz source "
+        "(default docs/model_diagram.svg)",
+    )
+    p.add_argument(
+        "--level",
+        choices=("element", "sector"),
+        default="element",
+        help="element: every stock, flow and auxiliary; sector: the overview",
+    )
+    model_option(p)
+    p.set_defaults(func=_cmd_diagram)

@@ -60,7 +60,7 @@ def pysd_seconds_per_run(scenario: str, runs: int) -> list[float]:
     """Seconds per single PySD run (same variables and save times as the sweep), after one
     untimed run that pays PySD's one-off translation of the model."""
     import czsim
-    from czsim.experiments.sweep_outcomes import plan_outcomes
+    from czsim.experiments.sweeps.outcomes import plan_outcomes
 
     _, plan = plan_outcomes(None)
     kwargs = {"engine": "pysd", "variables": list(plan.variables), "times": list(plan.times)}

@@ -21,8 +21,9 @@ from rich.console import Console
 
 from czsim.cli.sweep import register
 from czsim.errors import CzsimError
-from czsim.experiments import sweep_methods
-from czsim.experiments.sweep_outcomes import (
+from czsim.experiments.sweeps import build_problem, list_outcomes, run_sweep, sweep
+from czsim.experiments.sweeps import methods as sweep_methods
+from czsim.experiments.sweeps.outcomes import (
     MAIN,
     MAIN_YEARS,
     OutcomePlan,
@@ -30,7 +31,6 @@ from czsim.experiments.sweep_outcomes import (
     plan_outcomes,
     reduce_outcomes,
 )
-from czsim.experiments.sweeps import build_problem, list_outcomes, run_sweep, sweep
 from czsim.scenarios import Scenario, default_scenario, load_scenario
 from czsim.targets import load_targets
 

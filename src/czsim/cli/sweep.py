@@ -11,9 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from czsim.cli.console import escape
-from czsim.experiments import sweep_methods as methods
-from czsim.experiments.sweep_outcomes import MAIN, SCALAR_YEAR
-from czsim.experiments.sweeps import labels, sweep
+from czsim.experiments.sweeps import labels, methods, sweep
+from czsim.experiments.sweeps.outcomes import MAIN, SCALAR_YEAR
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -31,11 +30,12 @@ def _top_indices(indices: pd.DataFrame, method: str, limit: int = 10) -> tuple[s
     )
     rows = scalar[scalar["outcome"] == outcome]
     wide = rows.pivot(index="parameter", columns="index", values="value")
-    key = {"sobol": "ST", "morris": "mu_star"}.get(method, "SRC")
+    entry = methods.get(method)
+    key = entry.headline_index
     if wide.empty:
         return outcome, wide
     order = wide[key].abs().sort_values(ascending=False, na_position="last").index
-    return outcome, wide.loc[order[:limit], list(methods.index_names(method))]
+    return outcome, wide.loc[order[:limit], list(entry.indices)]
 
 
 def _cmd(args: argparse.Namespace, console: Console) -> int:
@@ -102,7 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--n",
         type=int,
         required=True,
-        help="sobol: base samples (power of two); morris: trajectories; mc/lhs: runs",
+        help="; ".join(f"{m.name}: {m.n_help}" for m in methods.REGISTRY.values()),
     )
     p.add_argument(
         "--params", help="comma-separated parameters (default: the scenario's [uncertain] ranges)"

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.stats import qmc
 
 from czsim.errors import CzsimError
+from czsim.experiments.sweeps import methods as sweep_methods
 from czsim.io import tidy, write_results
 from czsim.parameters import ParameterTable
 from czsim.scenarios import Scenario, Value, load_scenario_text
@@ -179,6 +179,10 @@ def band_frame(result: xr.Dataset, targets: Iterable[Target]) -> pd.DataFrame:
     return frame
 
 
+#: The app's sampling choices -> sweep methods of the same draws.
+_SAMPLERS = {"lhs": "lhs", "uniform": "mc"}
+
+
 def draw_samples(
     ranges: Mapping[str, tuple[float, float]], n_runs: int, seed: int, method: str = "lhs"
 ) -> pd.DataFrame:
@@ -199,16 +203,12 @@ def draw_samples(
         One column per parameter, one row per run.
     """
     names = list(ranges)
-    rng = np.random.default_rng(seed)
-    if method == "lhs":
-        unit = qmc.LatinHypercube(d=len(names), rng=rng).random(n_runs)
-    elif method == "uniform":
-        unit = rng.random((n_runs, len(names)))
-    else:
+    if method not in _SAMPLERS:
         raise ValueError(f"unknown sampling method {method!r}")
-    low = np.array([ranges[n][0] for n in names])
-    high = np.array([ranges[n][1] for n in names])
-    return pd.DataFrame(low + unit * (high - low), columns=names)
+    problem = sweep_methods.make_problem(names, [ranges[n] for n in names])
+    # The sweeps' own samplers, so the app and ``czsim sweep`` draw the same sample for a seed.
+    x = sweep_methods.get(_SAMPLERS[method]).sample(problem, n_runs, seed)
+    return pd.DataFrame(np.asarray(x, dtype=float), columns=names)
 
 
 def status_text(status: str, lang: str) -> str:

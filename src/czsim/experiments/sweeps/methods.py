@@ -1,10 +1,12 @@
-"""Sampling plans and sensitivity analyses of the four sweep methods (pure computation).
+"""Sampling plans and sensitivity analyses of the sweep methods (pure computation).
 
 A *problem* is SALib's dictionary ``{"num_vars", "names", "bounds", "dists"}``. Every
 function here is deterministic given its ``seed`` and touches no files.
 
-Methods
--------
+Each method is one :class:`SweepMethod` entry in :data:`REGISTRY`; adding a method is adding
+one entry (a sampler, a run count, a size check and an analysis), and the command line, the
+sweep runner and the figures pick it up from there:
+
 ``sobol``
     Saltelli/Sobol' sequence (scrambled, first and total order only), ``n`` base samples
     (a power of two), ``n * (D + 2)`` runs; indices ``S1`` and ``ST`` with bootstrap
@@ -13,25 +15,22 @@ Methods
 ``morris``
     ``n`` elementary-effect trajectories on 4 levels, ``n * (D + 1)`` runs; indices ``mu``,
     ``mu_star`` (with confidence), ``sigma``.
-``lhs``
-    Latin hypercube of ``n`` runs; standardised regression coefficients ``SRC``.
 ``mc``
     ``n`` independent uniform draws (``numpy.random.default_rng(seed)``); ``SRC``.
+``lhs``
+    Latin hypercube of ``n`` runs (SALib); standardised regression coefficients ``SRC``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Literal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
 from czsim.errors import CzsimError, closest
-
-Method = Literal["morris", "sobol", "mc", "lhs"]
-METHODS: tuple[str, ...] = ("morris", "sobol", "mc", "lhs")
 
 #: Grid levels of the Morris design (SALib's default; must be even).
 MORRIS_LEVELS = 4
@@ -81,89 +80,6 @@ def make_problem(names: Sequence[str], bounds: Sequence[tuple[float, float]]) ->
         "bounds": checked,
         "dists": ["unif"] * len(names),
     }
-
-
-def check_method(method: str) -> None:
-    """Raise :class:`CzsimError` unless ``method`` is one of :data:`METHODS`."""
-    if method not in METHODS:
-        raise CzsimError(
-            f"unknown method '{method}' (use one of {', '.join(METHODS)})"
-            f"{closest(method, METHODS)}",
-            key="method",
-        )
-
-
-def _nearest_powers_of_two(n: int) -> tuple[int, int]:
-    below = 1 << (max(n, 1).bit_length() - 1)
-    return below, below * 2
-
-
-def check_n(method: str, n: int, num_vars: int) -> None:
-    """Raise :class:`CzsimError` if ``method`` cannot use sample size ``n`` with ``num_vars``
-    parameters (the message suggests a usable ``n``)."""
-    check_method(method)
-    if isinstance(n, bool) or not isinstance(n, int | np.integer):
-        raise CzsimError(f"n must be a whole number, got {n!r}", key="n")
-    if n < 1:
-        raise CzsimError(f"n must be at least 1, got {n}", key="n")
-    if method == "sobol":
-        if n < 2 or n & (n - 1):
-            below, above = _nearest_powers_of_two(n)
-            hint = f"{above}" if n < 2 else f"{below} or {above}"
-            raise CzsimError(
-                f"Sobol sampling needs n to be a power of two (at least 2), got {n}; try {hint}",
-                key="n",
-            )
-    elif method == "morris":
-        if n < 2:
-            raise CzsimError(
-                f"Morris needs at least 2 trajectories to estimate sigma, got {n}; try 10 or more",
-                key="n",
-            )
-    elif n < num_vars + 2:
-        raise CzsimError(
-            f"{method} with {num_vars} parameters needs n >= {num_vars + 2} to fit "
-            f"the regression coefficients, got {n}",
-            key="n",
-        )
-
-
-def n_runs(method: str, n: int, num_vars: int) -> int:
-    """Number of model runs a sweep of ``method`` with sample size ``n`` needs."""
-    if method == "sobol":
-        return n * (num_vars + 2)
-    if method == "morris":
-        return n * (num_vars + 1)
-    return n
-
-
-def sample(problem: dict, method: str, n: int, seed: int) -> np.ndarray:
-    """Draw the sample of a sweep.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``(n_runs(method, n, D), D)``: one row per run, columns in
-        ``problem["names"]`` order, in the parameters' own units.
-    """
-    d = problem["num_vars"]
-    check_n(method, n, d)
-    if method == "sobol":
-        from SALib.sample import sobol as sobol_sample  # SALib takes ~1 s to import: only here
-
-        x = sobol_sample.sample(problem, n, calc_second_order=False, scramble=True, seed=seed)
-    elif method == "morris":
-        from SALib.sample import morris as morris_sample
-
-        x = morris_sample.sample(problem, n, num_levels=MORRIS_LEVELS, seed=seed)
-    elif method == "lhs":
-        from SALib.sample import latin as latin_sample
-
-        x = latin_sample.sample(problem, n, seed=seed)
-    else:
-        bounds = np.asarray(problem["bounds"], dtype=float)
-        x = np.random.default_rng(seed).uniform(bounds[:, 0], bounds[:, 1], size=(n, d))
-    return np.ascontiguousarray(x, dtype=float)
 
 
 def _src(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -247,39 +163,6 @@ def sobol_indices(
     }
 
 
-def _indices_one(
-    problem: dict, method: str, x: np.ndarray, y: np.ndarray, seed: int
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Morris or regression indices of one scalar outcome: index name -> (values, conf),
-    each ``(D,)``."""
-    d = problem["num_vars"]
-    nan = np.full(d, np.nan)
-    if method == "morris":
-        from SALib.analyze import morris as morris_analyze
-
-        r = morris_analyze.analyze(
-            problem,
-            x,
-            y,
-            num_resamples=RESAMPLES,
-            conf_level=CONF_LEVEL,
-            num_levels=MORRIS_LEVELS,
-            seed=seed,
-        )
-        return {
-            "mu": (np.asarray(r["mu"]), nan),
-            "mu_star": (np.asarray(r["mu_star"]), np.asarray(r["mu_star_conf"])),
-            "sigma": (np.asarray(r["sigma"]), nan),
-        }
-    coef, conf = _src(x, y)
-    return {"SRC": (coef, conf)}
-
-
-def index_names(method: str) -> tuple[str, ...]:
-    """Names of the indices ``method`` reports, in display order."""
-    return {"sobol": ("S1", "ST"), "morris": ("mu", "mu_star", "sigma")}.get(method, ("SRC",))
-
-
 def analyze(
     problem: dict,
     method: str,
@@ -294,7 +177,8 @@ def analyze(
     ----------
     problem : dict
         SALib problem of the sweep (D parameters).
-    method : {"morris", "sobol", "mc", "lhs"}
+    method : str
+        A key of :data:`REGISTRY`.
     x : numpy.ndarray
         Sample ``(R, D)`` as returned by :func:`sample`.
     outcomes : mapping of str to numpy.ndarray
@@ -342,17 +226,14 @@ def analyze(
     y = np.column_stack(columns)
     # An outcome that does not vary has no variance to apportion: NaN indices.
     varies = np.ptp(y, axis=0) > 0
+    entry = get(method)
     results = {
         k: (np.full((d, y.shape[1]), np.nan), np.full((d, y.shape[1]), np.nan))
-        for k in index_names(method)
+        for k in entry.indices
     }
-    if method == "sobol" and varies.any():
-        for k, (value, conf) in sobol_indices(y[:, varies], d, seed).items():
+    if varies.any():
+        for k, (value, conf) in entry.analyze(problem, x, y[:, varies], seed).items():
             results[k][0][:, varies], results[k][1][:, varies] = value, conf
-    elif method != "sobol":
-        for col in np.flatnonzero(varies):
-            for k, (value, conf) in _indices_one(problem, method, x, y[:, col], seed).items():
-                results[k][0][:, col], results[k][1][:, col] = value, conf
     frame = pd.DataFrame(
         {
             "outcome": np.repeat([o for o, _ in labels], d * len(results)),
@@ -395,3 +276,243 @@ def probabilities(outcomes: Mapping[str, np.ndarray], prefix: str = "reached_") 
         )
     frame = pd.DataFrame(rows, columns=["id", "probability", "stderr", "n_runs"])
     return frame.set_index("id")
+
+
+# ------------------------------------------------------------------------------ registry
+
+
+Sampler = Callable[[dict, int, int], np.ndarray]
+Analysis = Callable[[dict, np.ndarray, np.ndarray, int], dict[str, tuple[np.ndarray, np.ndarray]]]
+
+
+@dataclass(frozen=True)
+class SweepMethod:
+    """One sweep method: how it samples, how many runs it needs, what it reports.
+
+    Attributes
+    ----------
+    name : str
+        The method's name on the command line and in the manifest.
+    n_help : str
+        What ``n`` means for this method (``czsim sweep --help``).
+    runs : callable
+        ``runs(n, D)`` -> number of model runs.
+    check : callable
+        ``check(n, D)`` raises :class:`CzsimError` (with a usable ``n``) when ``n`` cannot
+        work.
+    sample : callable
+        ``sample(problem, n, seed)`` -> ``(runs, D)`` array in the parameters' own units.
+    indices : tuple of str
+        Names of the indices reported, in display order; ``indices[headline]`` ranks
+        parameters in summaries.
+    analyze : callable
+        ``analyze(problem, x, y, seed)`` with ``y`` ``(runs, M)`` (no constant column) ->
+        index name -> (values, conf), each ``(D, M)``.
+    headline : int
+        Position in ``indices`` of the index that ranks parameters.
+    """
+
+    name: str
+    n_help: str
+    runs: Callable[[int, int], int]
+    check: Callable[[int, int], None]
+    sample: Sampler
+    indices: tuple[str, ...]
+    analyze: Analysis
+    headline: int = 0
+
+    @property
+    def headline_index(self) -> str:
+        """The index that ranks parameters in summaries (``ST``, ``mu_star``, ``SRC``)."""
+        return self.indices[self.headline]
+
+
+def _check_sobol(n: int, d: int) -> None:
+    if n < 2 or n & (n - 1):
+        below, above = _nearest_powers_of_two(n)
+        hint = f"{above}" if n < 2 else f"{below} or {above}"
+        raise CzsimError(
+            f"Sobol sampling needs n to be a power of two (at least 2), got {n}; try {hint}",
+            key="n",
+        )
+
+
+def _check_morris(n: int, d: int) -> None:
+    if n < 2:
+        raise CzsimError(
+            f"Morris needs at least 2 trajectories to estimate sigma, got {n}; try 10 or more",
+            key="n",
+        )
+
+
+def _check_regression(name: str) -> Callable[[int, int], None]:
+    def check(n: int, d: int) -> None:
+        if n < d + 2:
+            raise CzsimError(
+                f"{name} with {d} parameters needs n >= {d + 2} to fit "
+                f"the regression coefficients, got {n}",
+                key="n",
+            )
+
+    return check
+
+
+def _nearest_powers_of_two(n: int) -> tuple[int, int]:
+    below = 1 << (max(n, 1).bit_length() - 1)
+    return below, below * 2
+
+
+def _sample_sobol(problem: dict, n: int, seed: int) -> np.ndarray:
+    from SALib.sample import sobol as sobol_sample  # SALib takes ~1 s to import: only here
+
+    return sobol_sample.sample(problem, n, calc_second_order=False, scramble=True, seed=seed)
+
+
+def _sample_morris(problem: dict, n: int, seed: int) -> np.ndarray:
+    from SALib.sample import morris as morris_sample
+
+    return morris_sample.sample(problem, n, num_levels=MORRIS_LEVELS, seed=seed)
+
+
+def sample_lhs(problem: dict, n: int, seed: int) -> np.ndarray:
+    """Return a seeded Latin hypercube of ``n`` rows over ``problem``'s ranges (SALib).
+
+    The one Latin-hypercube sampler of czsim: sweeps and the app's uncertainty bands both
+    draw through it, so one seed gives one sample everywhere.
+    """
+    from SALib.sample import latin as latin_sample
+
+    return latin_sample.sample(problem, n, seed=seed)
+
+
+def _sample_mc(problem: dict, n: int, seed: int) -> np.ndarray:
+    bounds = np.asarray(problem["bounds"], dtype=float)
+    return np.random.default_rng(seed).uniform(
+        bounds[:, 0], bounds[:, 1], size=(n, problem["num_vars"])
+    )
+
+
+def _analyze_sobol(
+    problem: dict, x: np.ndarray, y: np.ndarray, seed: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    return sobol_indices(y, problem["num_vars"], seed)
+
+
+def _analyze_morris(
+    problem: dict, x: np.ndarray, y: np.ndarray, seed: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    from SALib.analyze import morris as morris_analyze
+
+    d, m = problem["num_vars"], y.shape[1]
+    out = {k: (np.empty((d, m)), np.full((d, m), np.nan)) for k in ("mu", "mu_star", "sigma")}
+    for col in range(m):
+        r = morris_analyze.analyze(
+            problem,
+            x,
+            y[:, col],
+            num_resamples=RESAMPLES,
+            conf_level=CONF_LEVEL,
+            num_levels=MORRIS_LEVELS,
+            seed=seed,
+        )
+        out["mu"][0][:, col] = r["mu"]
+        out["mu_star"][0][:, col] = r["mu_star"]
+        out["mu_star"][1][:, col] = r["mu_star_conf"]
+        out["sigma"][0][:, col] = r["sigma"]
+    return out
+
+
+def _analyze_src(
+    problem: dict, x: np.ndarray, y: np.ndarray, seed: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    d, m = problem["num_vars"], y.shape[1]
+    values, conf = np.empty((d, m)), np.empty((d, m))
+    for col in range(m):
+        values[:, col], conf[:, col] = _src(x, y[:, col])
+    return {"SRC": (values, conf)}
+
+
+#: Every sweep method, by name: the one place a method is defined.
+REGISTRY: dict[str, SweepMethod] = {
+    m.name: m
+    for m in (
+        SweepMethod(
+            name="morris",
+            n_help="trajectories",
+            runs=lambda n, d: n * (d + 1),
+            check=_check_morris,
+            sample=_sample_morris,
+            indices=("mu", "mu_star", "sigma"),
+            analyze=_analyze_morris,
+            headline=1,
+        ),
+        SweepMethod(
+            name="sobol",
+            n_help="base samples (power of two)",
+            runs=lambda n, d: n * (d + 2),
+            check=_check_sobol,
+            sample=_sample_sobol,
+            indices=("S1", "ST"),
+            analyze=_analyze_sobol,
+            headline=1,
+        ),
+        SweepMethod(
+            name="mc",
+            n_help="runs",
+            runs=lambda n, d: n,
+            check=_check_regression("mc"),
+            sample=_sample_mc,
+            indices=("SRC",),
+            analyze=_analyze_src,
+        ),
+        SweepMethod(
+            name="lhs",
+            n_help="runs",
+            runs=lambda n, d: n,
+            check=_check_regression("lhs"),
+            sample=sample_lhs,
+            indices=("SRC",),
+            analyze=_analyze_src,
+        ),
+    )
+}
+METHODS: tuple[str, ...] = tuple(REGISTRY)
+
+
+def get(method: str) -> SweepMethod:
+    """Return the registry entry of ``method``; :class:`CzsimError` naming the closest one."""
+    try:
+        return REGISTRY[method]
+    except (KeyError, TypeError):
+        raise CzsimError(
+            f"unknown method '{method}' (use one of {', '.join(METHODS)})"
+            f"{closest(str(method), METHODS)}",
+            key="method",
+        ) from None
+
+
+def check_n(method: str, n: int, num_vars: int) -> None:
+    """Raise :class:`CzsimError` if ``method`` cannot use ``n`` with ``num_vars`` parameters.
+
+    The message suggests a usable ``n``.
+    """
+    entry = get(method)
+    if isinstance(n, bool) or not isinstance(n, int | np.integer):
+        raise CzsimError(f"n must be a whole number, got {n!r}", key="n")
+    if n < 1:
+        raise CzsimError(f"n must be at least 1, got {n}", key="n")
+    entry.check(int(n), num_vars)
+
+
+def sample(problem: dict, method: str, n: int, seed: int) -> np.ndarray:
+    """Draw the sample of a sweep.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(runs, D)`` with ``runs = REGISTRY[method].runs(n, D)``: one row per run,
+        columns in ``problem["names"]`` order, in the parameters' own units.
+    """
+    check_n(method, n, problem["num_vars"])
+    x = get(method).sample(problem, n, seed)
+    return np.ascontiguousarray(x, dtype=float)

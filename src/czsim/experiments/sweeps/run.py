@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,9 +43,10 @@ from czsim import paths
 from czsim.api import ScenarioLike, as_scenario, run_many
 from czsim.engines.model_info import file_sha256
 from czsim.errors import CzsimError
-from czsim.experiments import sweep_methods
-from czsim.experiments.sweep_exec import Evaluate, open_executor
-from czsim.experiments.sweep_outcomes import (
+from czsim.experiments.sweeps import methods
+from czsim.experiments.sweeps.executors import Evaluate, open_executor
+from czsim.experiments.sweeps.figures import write_figures
+from czsim.experiments.sweeps.outcomes import (
     MAIN,
     MAIN_YEARS,
     SCALAR_YEAR,
@@ -56,8 +57,7 @@ from czsim.experiments.sweep_outcomes import (
     reduce_outcomes,
     scale_threshold,
 )
-from czsim.experiments.sweep_plots import write_figures
-from czsim.experiments.sweep_store import SweepStore
+from czsim.experiments.sweeps.store import SweepStore
 from czsim.io import temporary_sibling, write_text
 from czsim.parameters import ParameterTable, load_parameters
 from czsim.scenarios import Scenario
@@ -185,7 +185,7 @@ def build_problem(
                 key=p.name,
             )
         bounds.append((low, high))
-    return sweep_methods.make_problem(names, bounds)
+    return methods.make_problem(names, bounds)
 
 
 def _versions() -> dict[str, str]:
@@ -280,7 +280,7 @@ def run_sweep(
     Parameters
     ----------
     problem : dict
-        SALib problem (:func:`czsim.experiments.sweep_methods.make_problem`), D parameters.
+        SALib problem (:func:`czsim.experiments.sweeps.methods.make_problem`), D parameters.
     evaluate : callable
         ``evaluate(x)`` with ``x`` of shape ``(r, D)`` returns outcome name -> ``(r,)`` or
         ``(r, T)`` array. Must be picklable for Dask. Outcomes ``reached_<id>`` (0/1) give
@@ -308,12 +308,12 @@ def run_sweep(
     -------
     SweepResult
     """
-    sweep_methods.check_method(method)
+    methods.get(method)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise CzsimError(
             f"chunk size must be a whole number >= 1, got {chunk_size!r}", key="chunk_size"
         )
-    x = sweep_methods.sample(problem, method, n, seed)
+    x = methods.sample(problem, method, n, seed)
     runs = x.shape[0]
     full_identity = {
         "method": method,
@@ -384,10 +384,8 @@ def run_sweep(
         **{k: v for k, v in (identity or {}).items() if isinstance(v, str | int | float)},
     }
     dataset = _dataset(problem, x, outcomes, times, attrs, variable_attrs or {})
-    indices = sweep_methods.analyze(
-        problem, method, x, {k: outcomes[k] for k in chosen}, seed, times
-    )
-    probs = sweep_methods.probabilities(outcomes)
+    indices = methods.analyze(problem, method, x, {k: outcomes[k] for k in chosen}, seed, times)
+    probs = methods.probabilities(outcomes)
     analysed_at = time.perf_counter()
     manifest.update(
         status="complete",
@@ -478,7 +476,7 @@ def _figures(
 def sweep(
     scenario: ScenarioLike,
     *,
-    method: Literal["morris", "sobol", "mc", "lhs"],
+    method: str,
     n: int,
     params: Sequence[str] | None = None,
     outcomes: Sequence[str] | None = None,
@@ -498,7 +496,8 @@ def sweep(
         The base scenario (name in ``scenarios/`` or a file).
     method : {"morris", "sobol", "mc", "lhs"}
         ``sobol``: ``n`` base samples (a power of two), ``n*(D+2)`` runs, S1/ST.
-        ``morris``: ``n`` trajectories, ``n*(D+1)`` runs, mu/mu_star/sigma.
+    method : str
+        A sweep method, a key of :data:`czsim.experiments.sweeps.methods.REGISTRY`.
         ``mc``/``lhs``: ``n`` runs, standardised regression coefficients (SRC).
     n : int
         Sample size in the method's sense (above).
@@ -537,9 +536,9 @@ def sweep(
         ``params``), unreachable scheduler, ``out`` holding a different sweep.
     """
     scen = as_scenario(scenario)
-    sweep_methods.check_method(method)
+    methods.get(method)
     problem = build_problem(scen, params)
-    sweep_methods.check_n(method, n, problem["num_vars"])
+    methods.check_n(method, n, problem["num_vars"])
     analysed, plan = plan_outcomes(outcomes)
     model = paths.MODEL_FILE
     evaluator = ModelEvaluator(

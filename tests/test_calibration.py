@@ -23,7 +23,7 @@ from czsim.experiments.calibration import (
     simulate_observations,
     theil,
 )
-from czsim.experiments.calibration_report import write_report
+from czsim.experiments.calibration.report import write_report
 
 #: "True" values for the synthetic tests: every default parameter moved well away from the
 #: baseline value the fit starts from, inside its bounds.

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from czsim.cli.console import escape, format_number, spinner
 from czsim.experiments.calibration import CALIBRATED_FILE, DEFAULT_PARAMETERS, calibrate
-from czsim.experiments.calibration_report import write_report
+from czsim.experiments.calibration.report import write_report
 from czsim.io import write_text
 
 

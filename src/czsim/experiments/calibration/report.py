@@ -18,7 +18,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
-from czsim.experiments.calibration import EXCLUDED_DATA, CalibrationResult, trajectories
+from czsim.experiments.calibration.fit import CalibrationResult, trajectories
+from czsim.experiments.calibration.observations import EXCLUDED_DATA
 from czsim.plotting import use_cjk_font
 
 #: Chinese and English labels of the observed variables (fallback: the model name).

@@ -1,9 +1,8 @@
 """The Streamlit app, driven headless with ``streamlit.testing.v1.AppTest``, and the pure
-functions its pages are built from (:mod:`czsim.ui.logic`, :mod:`czsim.charts`)."""
+functions its pages are built from (:mod:`czsim.ui.logic`, :mod:`czsim.ui.charts`)."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 from pathlib import Path
 
@@ -14,12 +13,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import czsim
-from czsim import charts
 from czsim.cli import main as cli_main
 from czsim.parameters import load_parameters
 from czsim.scenarios import load_scenario
 from czsim.targets import load_targets, target_series
-from czsim.ui import logic
+from czsim.ui import charts, logic
 from czsim.ui.i18n import STRINGS, t
 from czsim.ui.sidebar import PAGE_NAMES
 
@@ -28,7 +26,6 @@ APP = ROOT / "app.py"
 #: Seconds for one rerun; the first of a process compiles the model.
 TIMEOUT = 120
 BAD_TOML = b'extends = "baseline"\n[parameters]\nindustrial_investment_growht = 0.1\n'
-HAS_DOCS = importlib.util.find_spec("czsim.docs") is not None
 
 
 @pytest.fixture
@@ -75,11 +72,6 @@ def _scorecard_row(at: AppTest, target_id: str) -> pd.Series:
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("page", PAGE_NAMES)
 def test_every_page_renders(app: AppTest, page: str, lang: str) -> None:
-    if page == "model" and not HAS_DOCS:
-        pytest.skip(
-            "czsim.docs (element_table, diagram_dot) is not in this tree yet; "
-            "the Model page is built on it"
-        )
     app.sidebar.radio(key="lang").set_value(lang).run()
     _goto(app, page)
     assert app.title[0].value == t("title", lang)
@@ -236,7 +228,6 @@ def test_sessions_do_not_share_state() -> None:
     assert one.metric[0].value != two.metric[0].value
 
 
-@pytest.mark.skipif(not HAS_DOCS, reason="czsim.docs is not in this tree yet")
 def test_model_page_search(app: AppTest) -> None:
     _goto(app, "model")
     assert app.get("graphviz_chart")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from czsim import docs, paths
+from czsim import paths, reference, structure
 from czsim.cli import main
 from czsim.engines import model_info
 from czsim.engines.model_info import CONTROL_NAMES
@@ -38,7 +38,7 @@ def pysd_names() -> tuple[set[str], set[str]]:
 
 @pytest.fixture(scope="module")
 def table():
-    return docs.element_table()
+    return structure.element_table()
 
 
 def test_table_lists_every_element_of_the_model(table):
@@ -100,13 +100,13 @@ def test_equation_and_source_kind_as_written(table):
 
 
 def test_source_kind_takes_the_first_keyword():
-    assert docs.source_kind("Derived: x; assumption: y") == "derived"
-    assert docs.source_kind("Assumption (baseline): 3. Data: z") == "assumption"
-    assert docs.source_kind("Output of the cluster.") == "definition"
+    assert structure.source_kind("Derived: x; assumption: y") == "derived"
+    assert structure.source_kind("Assumption (baseline): 3. Data: z") == "assumption"
+    assert structure.source_kind("Output of the cluster.") == "definition"
 
 
 def test_dependency_graph_distinguishes_flows():
-    edges = docs.dependency_graph()
+    edges = structure.dependency_graph()
     kind = {(s, t): k for s, t, k in edges.itertuples(index=False)}
     assert kind[("Cluster investment", "Capital")] == "inflow"
     assert kind[("Depreciation", "Capital")] == "outflow"
@@ -116,7 +116,7 @@ def test_dependency_graph_distinguishes_flows():
 
 
 def test_feedback_loops_are_closed_paths_of_live_links():
-    edges = docs.dependency_graph()
+    edges = structure.dependency_graph()
     live = set(
         zip(
             edges.loc[edges["kind"] != "init", "source"],
@@ -124,7 +124,7 @@ def test_feedback_loops_are_closed_paths_of_live_links():
             strict=True,
         )
     )
-    loops = docs.feedback_loops()
+    loops = structure.feedback_loops()
     assert {lp.id for lp in loops} >= {"R1", "R2", "B1", "B2", "B3"}
     for lp in loops:
         assert set(lp.waypoints) <= set(lp.path)
@@ -141,11 +141,11 @@ def test_broken_loop_is_reported(tmp_path):
     edited = tmp_path / "edited.mdl"
     edited.write_text(text, encoding="utf-8")
     with pytest.raises(ModelError, match="R1"):
-        docs.feedback_loops(edited)
+        structure.feedback_loops(edited)
 
 
 def test_element_diagram_is_legible():
-    dot = docs.diagram_dot()
+    dot = structure.diagram_dot()
     nodes = re.findall(r'^\s+"[^"]+" \[label=', dot, re.MULTILINE)
     assert 40 <= len(nodes) <= 100
     assert "cluster_" in dot and "Capital" in dot
@@ -155,16 +155,16 @@ def test_element_diagram_is_legible():
 
 
 def test_sector_diagram_names_the_loops():
-    dot = docs.diagram_dot(level="sector")
+    dot = structure.diagram_dot(level="sector")
     assert "R1" in dot and "B3" in dot and "Cluster output" in dot
 
 
 def test_diagram_of_some_sectors():
-    dot = docs.diagram_dot(sectors=["Innovation"])
+    dot = structure.diagram_dot(sectors=["Innovation"])
     assert '"Valid invention patents" [' in dot
     assert '"Capital" [' not in dot
     with pytest.raises(CzsimError, match="unknown sector"):
-        docs.diagram_dot(sectors=["Nope"])
+        structure.diagram_dot(sectors=["Nope"])
 
 
 def test_doc_command_writes_markdown_and_html(tmp_path, table):
@@ -198,20 +198,28 @@ def test_doc_command_embeds_diagrams(tmp_path):
 
 
 def test_missing_dot_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(docs.shutil, "which", lambda _: None)
+    monkeypatch.setattr(structure.diagrams.shutil, "which", lambda _: None)
     with pytest.raises(CzsimError, match="graphviz"):
-        docs.write_docs(tmp_path)
+        reference.write_docs(tmp_path)
     assert not (tmp_path / "model.md").exists()
     assert main(["diagram", "--out", str(tmp_path / "d.svg")]) == 2
-    written = docs.write_docs(tmp_path, diagram=False)
+    written = reference.write_docs(tmp_path, diagram=False)
     assert [p.name for p in written] == ["model.md", "model.html"]
 
 
 def test_committed_docs_are_up_to_date(tmp_path):
     committed = Path(paths.ROOT) / "docs" / "model.md"
-    docs.write_docs(tmp_path, diagram=False)
+    reference.write_docs(tmp_path, diagram=False)
     # the committed file embeds the diagrams, which a run without dot may not have
     strip = re.compile(r"^!\[.*\]\(.*\)\n\n", re.MULTILINE)
     assert strip.sub("", committed.read_text(encoding="utf-8")) == strip.sub(
         "", (tmp_path / "model.md").read_text(encoding="utf-8")
     ), "docs/ is stale: run `czsim doc`"
+
+
+def test_readme_lists_the_documented_loops():
+    """The README's loop list is checked against model/loops.toml, the single source."""
+    readme = (paths.ROOT / "README.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^- \*\*([RB]\d+)\*\* \((reinforcing|balancing)\) ([^:]+):", readme, re.M)
+    loops = structure.documented_loops()
+    assert [(i, p, t) for i, p, t in listed] == [(lp.id, lp.polarity, lp.title) for lp in loops]

@@ -8,7 +8,8 @@ from pathlib import Path
 from rich.console import Console
 
 from czsim.cli.console import escape, model_option
-from czsim.docs import diagram_dot, render, write_docs
+from czsim.reference import write_docs
+from czsim.structure import diagram_dot, render
 
 
 def _cmd_doc(args: argparse.Namespace, console: Console) -> int:

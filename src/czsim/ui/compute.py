@@ -125,6 +125,6 @@ def model_docs() -> tuple[pd.DataFrame, str]:
 @st.cache_resource(max_entries=4)
 def _model_docs(stamp: tuple[int, ...]) -> tuple[pd.DataFrame, str]:
     # Imported here so that only the Model page waits for the model's documentation to be read.
-    from czsim import docs
+    from czsim import structure
 
-    return docs.element_table(), docs.diagram_dot()
+    return structure.element_table(), structure.diagram_dot()

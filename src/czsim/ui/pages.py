@@ -1,15 +1,14 @@
 """The pages: each turns the context (and its own few widgets) into one call of the package
-and draws charts built by :mod:`czsim.charts`."""
+and draws charts built by :mod:`czsim.ui.charts`."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from czsim import charts
 from czsim.targets import GROUP_LABELS as TARGET_GROUPS
 from czsim.targets import Target
-from czsim.ui import compute, logic
+from czsim.ui import charts, compute, logic
 from czsim.ui.i18n import pick, t
 from czsim.ui.sidebar import Context, choice_label, choice_scenario, scenario_choices
 

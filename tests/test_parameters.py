@@ -8,7 +8,8 @@ import pytest
 from czsim import paths
 from czsim.engines import model_info
 from czsim.errors import ParameterError
-from czsim.parameters import GROUP_LABELS, load_parameters
+from czsim.groups import load_groups
+from czsim.parameters import load_parameters
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def test_bounds_steps_labels_and_groups(table):
         assert p.low < p.high and p.low <= p.default <= p.high, p.name
         assert 0 < p.step <= p.high - p.low, p.name
         assert p.label_zh and p.label_en and p.units and p.source, p.name
-        assert p.group in GROUP_LABELS, p.name
+        assert p.group in load_groups(), p.name
         assert p.kind in ("lever", "assumption"), p.name
         assert p.name.isidentifier(), p.name
 
@@ -72,3 +73,26 @@ def test_check_accepts_ints_and_bounds(table):
     assert p.check(3000) == 3000.0
     assert p.check(p.low) == p.low and p.check(p.high) == p.high
     assert np.isfinite(p.check(p.default))
+
+
+def test_counter_files_are_generated_from_counters_tsv():
+    """The counters' numbers exist once (model/counters.tsv); the .mdl and plan are generated."""
+    from czsim.counters import generated
+
+    for path, text in generated().items():
+        assert path.read_text(encoding="utf-8") == text, f"{path} is stale: run czsim counters"
+
+
+def test_counter_parameters_have_whole_source_text(table):
+    counters = [p for p in table.values() if p.group == "counters"]
+    assert len(counters) == 49
+    for p in counters:
+        assert p.source.startswith("assumption: ") and "assumption: assumption" not in p.source
+        assert p.label_en.startswith("Per year: ") and p.units.endswith("/Year")
+
+
+def test_calibrated_parameters_are_flagged_in_the_table(table):
+    from czsim.experiments.calibration import DEFAULT_PARAMETERS
+
+    assert set(DEFAULT_PARAMETERS) == {p.name for p in table.values() if p.calibrate}
+    assert len(DEFAULT_PARAMETERS) == 9

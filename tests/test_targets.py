@@ -142,3 +142,47 @@ def test_probabilities_count_runs():
     assert probs.loc["x", "probability"] == 0.5
     assert probs.loc["x", "stderr"] == pytest.approx(0.25)
     assert isinstance(probs, pd.DataFrame)
+
+
+def test_targets_module_is_importable_as_a_module():
+    import czsim.targets as T
+
+    assert T.load_targets() and callable(czsim.target_table)
+
+
+def _edited_targets(tmp_path, old: str, new: str):
+    text = paths.TARGETS_FILE.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "targets.toml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path, text[: text.index(old)].count("\n") + 1
+
+
+def test_unknown_target_variable_names_file_line_and_key(tmp_path):
+    path, line = _edited_targets(
+        tmp_path, 'variable = "Industrial scale"', 'variable = "Industrial scal"'
+    )
+    with pytest.raises(czsim.CzsimError) as err:
+        load_targets(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}:{line} [industrial_scale.variable]")
+    assert "did you mean 'Industrial scale'" in message
+
+
+def test_unknown_target_element_and_group_are_refused(tmp_path):
+    path, line = _edited_targets(
+        tmp_path, 'variable = "Cluster output[nev]"', 'variable = "Cluster output[nevv]"'
+    )
+    with pytest.raises(czsim.CzsimError, match=rf":{line} .*'nevv' is not an element"):
+        load_targets(path)
+    path, line = _edited_targets(tmp_path, 'group = "scale"', 'group = "scales"')
+    with pytest.raises(czsim.CzsimError, match=rf":{line} .*unknown group 'scales'"):
+        load_targets(path)
+
+
+def test_headline_comes_from_targets_toml():
+    from czsim.targets import headline
+
+    head = headline()
+    assert head.target.id == "industrial_scale" and head.years[0] == 2022
+    assert head.years[-1] == 2030

@@ -8,9 +8,12 @@ The public API (see :mod:`czsim.api`)::
     run_many(base, overrides) -> xarray.Dataset          # one run per row
     scorecard(result) -> pandas.DataFrame
     compare([...]) -> pandas.DataFrame
+    target_table() -> pandas.DataFrame                   # the policy's targets
 """
 
-from czsim.api import compare, run, run_many, targets
+from importlib import metadata as _metadata
+
+from czsim.api import compare, run, run_many, target_table
 from czsim.errors import CzsimError, ModelError, ParameterError, ScenarioError
 from czsim.parameters import Parameter, load_parameters
 from czsim.scenarios import Scenario, list_scenarios, load_scenario
@@ -32,6 +35,9 @@ __all__ = [
     "run",
     "run_many",
     "scorecard",
-    "targets",
+    "target_table",
 ]
-__version__ = "0.1.0"
+try:  # one version source: pyproject.toml, through the installed package's metadata
+    __version__ = _metadata.version("czsim")
+except _metadata.PackageNotFoundError:  # a source tree on PYTHONPATH, not installed
+    __version__ = "0+unknown"

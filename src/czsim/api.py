@@ -201,7 +201,7 @@ def compare(scenarios: Sequence[ScenarioLike], *, engine: Engine = "ensemble") -
     return out
 
 
-def targets() -> pd.DataFrame:
+def target_table() -> pd.DataFrame:
     """All targets of the policy as a table (index id)."""
     rows = [
         {

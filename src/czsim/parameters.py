@@ -6,28 +6,17 @@ Sliders in the app, SALib problems in sweeps and scenario validation are all der
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from czsim import paths
+from czsim.counters import COUNTERS_FILE, counter_parameters
 from czsim.errors import ParameterError, closest
-from czsim.tomlfile import read_toml
-
-_VARIABLE = re.compile(r"^(?P<name>[^\[\]]+?)\s*(?:\[(?P<element>[^\[\]]+)\])?$")
-
-
-def split_variable(text: str) -> tuple[str, str | None] | None:
-    """Split ``"Variable[element]"`` into ``("Variable", "element")`` (element ``None`` for a
-    plain name); ``None`` when ``text`` is neither form."""
-    match = _VARIABLE.match(text)
-    if not match:
-        return None
-    element = match.group("element")
-    return match.group("name").strip(), element.strip() if element else None
-
+from czsim.groups import check_group
+from czsim.names import join_variable, split_variable
+from czsim.tomlfile import key_lines, read_toml
 
 _REQUIRED = (
     "name",
@@ -43,19 +32,6 @@ _REQUIRED = (
     "label_en",
     "source",
 )
-
-GROUP_LABELS: dict[str, tuple[str, str]] = {
-    "investment": ("投资", "Investment"),
-    "finance": ("金融", "Finance"),
-    "transformation": ("智改数转", "Intelligent & digital transformation"),
-    "firms": ("企业培育", "Firm cultivation"),
-    "innovation": ("创新", "Innovation"),
-    "cluster_demand": ("集群需求", "Cluster demand"),
-    "history": ("历史校准", "History (calibrated)"),
-    "green": ("绿色发展", "Green development"),
-    "macro": ("宏观", "Macro"),
-    "counters": ("计数型目标", "Counter targets"),
-}
 
 
 @dataclass(frozen=True)
@@ -80,11 +56,12 @@ class Parameter:
     label_zh: str
     label_en: str
     source: str
+    calibrate: bool = False
 
     @property
     def full_variable(self) -> str:
         """``Variable[element]`` as written in Vensim."""
-        return f"{self.variable}[{self.element}]" if self.element else self.variable
+        return join_variable(self.variable, self.element)
 
     def label(self, lang: str = "en") -> str:
         """The label in ``lang`` (``"zh"`` or ``"en"``)."""
@@ -153,7 +130,7 @@ class ParameterTable(Mapping[str, Parameter]):
         return {p.name: p.default for p in self._by_name.values()}
 
 
-def _parse(entry: dict, index: int, path: Path) -> Parameter:
+def _parse(entry: dict, index: int, path: Path, lines: dict) -> Parameter:
     key = f"parameter[{index}]"
     missing = [k for k in _REQUIRED if k not in entry]
     if missing:
@@ -173,6 +150,14 @@ def _parse(entry: dict, index: int, path: Path) -> Parameter:
         raise ParameterError("default outside [low, high]", file=path, key=entry["name"])
     if entry["kind"] not in ("lever", "assumption"):
         raise ParameterError("kind must be 'lever' or 'assumption'", file=path, key=entry["name"])
+    check_group(
+        entry["group"],
+        file=path,
+        line=lines.get(("parameter", index, "group")),
+        key=f"{entry['name']}.group",
+    )
+    if not isinstance(entry.get("calibrate", False), bool):
+        raise ParameterError("calibrate must be true or false", file=path, key=entry["name"])
     return Parameter(
         name=entry["name"],
         variable=split[0],
@@ -184,14 +169,30 @@ def _parse(entry: dict, index: int, path: Path) -> Parameter:
         label_zh=entry["label_zh"],
         label_en=entry["label_en"],
         source=entry["source"],
+        calibrate=entry.get("calibrate", False),
     )
+
+
+def _counter_labels() -> dict[str, tuple[str, str]]:
+    """Counter element -> (zh, en) label of the target it carries, from ``targets.toml``."""
+    out = {}
+    for entry in read_toml(paths.TARGETS_FILE).get("target", []):
+        ref = split_variable(str(entry.get("variable", "")))
+        if ref and ref[0] == "Policy counter" and ref[1]:
+            out[ref[1]] = (entry["label_zh"], entry["label_en"])
+    return out
 
 
 @cache
 def _load(path: Path, mtime: float) -> ParameterTable:
     data = read_toml(path, error=ParameterError)
+    lines = key_lines(path.read_text(encoding="utf-8"))
     entries = data.get("parameter", [])
-    params = [_parse(e, i, path) for i, e in enumerate(entries)]
+    params = [_parse(e, i, path, lines) for i, e in enumerate(entries)]
+    # The counters' rates come from model/counters.tsv, their labels from the targets they carry.
+    offset = len(entries)
+    for i, entry in enumerate(counter_parameters(_counter_labels()), start=offset):
+        params.append(_parse(entry, i, COUNTERS_FILE, {}))
     names = [p.name for p in params]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:

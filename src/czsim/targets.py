@@ -15,24 +15,13 @@ import pandas as pd
 import xarray as xr
 
 from czsim import paths
-from czsim.errors import CzsimError
-from czsim.parameters import split_variable
-from czsim.tomlfile import read_toml
+from czsim.engines.model_info import model_info
+from czsim.errors import CzsimError, closest
+from czsim.groups import check_group
+from czsim.names import join_variable, split_variable
+from czsim.tomlfile import key_lines, read_toml
 
 COMPARATORS = (">=", ">", "<=", "approx")
-
-GROUP_LABELS: dict[str, tuple[str, str]] = {
-    "scale": ("规模效益", "Scale"),
-    "clusters": ("产业集群", "Clusters"),
-    "investment": ("投资", "Investment"),
-    "transformation": ("智改数转", "Transformation"),
-    "firms": ("企业培育", "Firms"),
-    "innovation": ("创新", "Innovation"),
-    "green": ("绿色发展", "Green"),
-    "finance": ("金融", "Finance"),
-    "quality": ("质量品牌", "Quality and standards"),
-    "services": ("两业融合", "Producer services"),
-}
 
 
 @dataclass(frozen=True)
@@ -69,7 +58,7 @@ class Target:
     def full_variable(self) -> str | None:
         if self.variable is None:
             return None
-        return f"{self.variable}[{self.element}]" if self.element else self.variable
+        return join_variable(self.variable, self.element)
 
     def reached(self, value: np.ndarray | float) -> np.ndarray:
         """Whether ``value`` (any shape) meets the target."""
@@ -95,10 +84,16 @@ class Target:
         return self.tolerance - np.abs(v - self.value)
 
 
-def _parse(entry: dict, path: Path) -> Target:
+def _parse(entry: dict, index: int, path: Path, lines: dict) -> Target:
     tid = entry.get("id")
     if not tid:
-        raise CzsimError("a target without id", file=path)
+        raise CzsimError("a target without id", file=path, line=lines.get(("target", index)))
+    check_group(
+        entry.get("group", ""),
+        file=path,
+        line=lines.get(("target", index, "group")),
+        key=f"{tid}.group",
+    )
     comparator = entry.get("comparator", ">=")
     if comparator not in COMPARATORS:
         raise CzsimError(f"comparator must be one of {', '.join(COMPARATORS)}", file=path, key=tid)
@@ -133,12 +128,83 @@ def _parse(entry: dict, path: Path) -> Target:
 @cache
 def _load(path: Path, mtime: float) -> tuple[Target, ...]:
     data = read_toml(path)
-    targets = tuple(_parse(e, path) for e in data.get("target", []))
+    lines = key_lines(path.read_text(encoding="utf-8"))
+    targets = tuple(_parse(e, i, path, lines) for i, e in enumerate(data.get("target", [])))
     ids = [t.id for t in targets]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise CzsimError(f"duplicate target ids: {', '.join(dupes)}", file=path)
+    _check_against_model(targets, path, lines)
     return targets
+
+
+def _check_against_model(targets: tuple[Target, ...], path: Path, lines: dict) -> None:
+    """Raise naming ``targets.toml``, line and key if a target names no model variable."""
+    info = model_info(paths.MODEL_FILE)
+    for index, target in enumerate(targets):
+        if not target.tracked:
+            continue
+        line = lines.get(("target", index, "variable"))
+        where = {"file": path, "line": line, "key": f"{target.id}.variable"}
+        try:
+            var = info.lookup(target.variable)
+        except CzsimError:
+            raise CzsimError(
+                f"unknown model variable '{target.variable}'"
+                f"{closest(target.variable, info.variables)}",
+                **where,
+            ) from None
+        if target.element is not None:
+            elements = [e for d in var.dims for e in info.ranges[d]]
+            if len(var.dims) != 1 or target.element not in elements:
+                raise CzsimError(
+                    f"'{target.element}' is not an element of '{target.variable}'"
+                    f"{closest(target.element, elements)}",
+                    **where,
+                )
+        elif var.dims:
+            raise CzsimError(
+                f"'{target.variable}' is subscripted; name one element as "
+                f"'{target.variable}[{info.ranges[var.dims[0]][0]}]'",
+                **where,
+            )
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The target a summary leads with, and the years over which sweeps follow it."""
+
+    target: Target
+    years: tuple[int, ...]
+
+
+def headline(path: str | Path | None = None) -> Headline:
+    """Return the ``[headline]`` of ``targets.toml``: its target and the years (inclusive)."""
+    file = Path(path) if path else paths.TARGETS_FILE
+    return _headline(file.resolve(), file.stat().st_mtime)
+
+
+@cache
+def _headline(file: Path, mtime: float) -> Headline:
+    data = read_toml(file).get("headline", {})
+    lines = key_lines(file.read_text(encoding="utf-8"))
+    by_id = {t.id: t for t in load_targets(file)}
+    if data.get("target") not in by_id:
+        raise CzsimError(
+            f"[headline] target must be a target id, got {data.get('target')!r}",
+            file=file,
+            line=lines.get(("headline", "target")),
+            key="headline.target",
+        )
+    years = data.get("years", [])
+    if not (isinstance(years, list) and len(years) == 2 and all(isinstance(y, int) for y in years)):
+        raise CzsimError(
+            "[headline] years must be [first, last]",
+            file=file,
+            line=lines.get(("headline", "years")),
+            key="headline.years",
+        )
+    return Headline(by_id[data["target"]], tuple(range(years[0], years[1] + 1)))
 
 
 def load_targets(path: str | Path | None = None) -> tuple[Target, ...]:

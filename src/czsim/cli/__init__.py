@@ -17,7 +17,7 @@ from czsim.cli.console import make_console
 from czsim.errors import CzsimError
 
 #: One module per command, in the order ``czsim --help`` lists them.
-COMMANDS = ("run", "compare", "targets", "sweep", "calibrate", "doc")
+COMMANDS = ("run", "compare", "targets", "sweep", "calibrate", "doc", "counters")
 
 
 def build_parser() -> argparse.ArgumentParser:

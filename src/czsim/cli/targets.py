@@ -17,7 +17,7 @@ def _text(value: object) -> str:
 
 
 def _cmd(args: argparse.Namespace, console: Console) -> int:
-    frame = api.targets()
+    frame = api.target_table()
     zh = args.lang == "zh"
     out = Table(title=f"{len(frame)} targets of 常发〔2022〕1号")
     for col in ("id", "section", "目标" if zh else "Target", "value", "unit", "year", "basis"):

@@ -188,5 +188,5 @@ def t(key: str, lang: str, **fields: object) -> str:
 
 
 def pick(pair: tuple[str, str], lang: str) -> str:
-    """Choose from a ``(zh, en)`` pair such as the ``GROUP_LABELS`` of the tables."""
+    """Choose from a ``(zh, en)`` pair of labels."""
     return pair[0] if lang == "zh" else pair[1]

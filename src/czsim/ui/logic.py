@@ -18,11 +18,12 @@ import xarray as xr
 
 from czsim.errors import CzsimError
 from czsim.experiments.sweeps import methods as sweep_methods
+from czsim.groups import group_label
 from czsim.io import tidy, write_results
 from czsim.parameters import ParameterTable
 from czsim.scenarios import Scenario, Value, load_scenario_text
-from czsim.targets import GROUP_LABELS, Target
-from czsim.ui.i18n import pick, t
+from czsim.targets import Target
+from czsim.ui.i18n import t
 
 #: Largest scenario file accepted from an upload; real scenario files are a few KB.
 MAX_UPLOAD_BYTES = 64 * 1024
@@ -250,7 +251,7 @@ def scorecard_table(card: pd.DataFrame, targets: Iterable[Target], lang: str) ->
         rows[tid] = {
             t("col_status", lang): status_text(row["status"], lang),
             t("col_target_label", lang): row["label_zh" if lang == "zh" else "label_en"],
-            t("col_group", lang): pick(GROUP_LABELS.get(row["group"], (row["group"],) * 2), lang),
+            t("col_group", lang): group_label(row["group"], lang),
             t("col_basis", lang): t(f"basis_{row['basis']}", lang),
             t("col_year", lang): int(row["year"]),
             t("col_target", lang): f"{comparators[row['comparator']]} "

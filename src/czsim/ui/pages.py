@@ -6,24 +6,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from czsim.targets import GROUP_LABELS as TARGET_GROUPS
-from czsim.targets import Target
+from czsim.groups import group_label, load_groups
+from czsim.targets import Target, headline
 from czsim.ui import charts, compute, logic
-from czsim.ui.i18n import pick, t
+from czsim.ui.i18n import t
 from czsim.ui.sidebar import Context, choice_label, choice_scenario, scenario_choices
 
-SCALE_ID = "industrial_scale"
-#: Target groups drawn as small multiples on the overview (scale and clusters have their own).
-PANEL_GROUPS = (
-    "investment",
-    "transformation",
-    "firms",
-    "innovation",
-    "green",
-    "finance",
-    "quality",
-    "services",
-)
 #: The uncertainty page's sample-size choices; a few hundred runs take well under a second.
 RUN_CHOICES = (100, 200, 300, 500, 1000)
 
@@ -82,11 +70,11 @@ def overview(ctx: Context) -> None:
     base_toml = _baseline_toml()
     base_card, base_frame = compute.run_scenario(base_toml, stamp)
     counts = logic.summary(card)
-    scale = card.loc[SCALE_ID]
+    scale = card.loc[headline().target.id]
 
     st.header(ctx.scenario.name)
     a, b, c = st.columns(3)
-    difference = scale["value"] - base_card.loc[SCALE_ID, "value"]
+    difference = scale["value"] - base_card.loc[headline().target.id, "value"]
     a.metric(
         t("scale_metric", lang),
         f"{logic.format_number(scale['value'])} {scale['unit']} "
@@ -107,13 +95,13 @@ def overview(ctx: Context) -> None:
     sources = [(frame, current_label)]
     if ctx.toml != base_toml:
         sources.append((base_frame, base_label))
-    lines = [_series(source, SCALE_ID, label) for source, label in sources]
+    lines = [_series(source, headline().target.id, label) for source, label in sources]
     st.subheader(t("scale_title", lang))
     st.altair_chart(
         charts.scenario_lines(
             pd.concat(lines),
             x_title=t("year", lang),
-            y_title="亿元",
+            y_title=headline().target.unit,
             series_title=t("series", lang),
             dashed=[base_label],
             target=scale["target"],
@@ -137,13 +125,14 @@ def overview(ctx: Context) -> None:
     )
 
     st.subheader(t("groups_title", lang))
-    groups = [g for g in PANEL_GROUPS if any(tg.group == g and tg.tracked for tg in ctx.targets)]
+    panels = [g.id for g in load_groups().values() if g.panel]
+    groups = [g for g in panels if any(tg.group == g and tg.tracked for tg in ctx.targets)]
     group = st.radio(
         t("group_pick", lang),
         groups,
         horizontal=True,
         key="panel_group",
-        format_func=lambda g: pick(TARGET_GROUPS.get(g, (g, g)), lang),
+        format_func=lambda g: group_label(g, lang),
     )
     st.caption(t("groups_caption", lang))
     chosen = [tg for tg in ctx.targets if tg.group == group and tg.tracked]
@@ -186,7 +175,7 @@ def scorecard(ctx: Context) -> None:
         t("filter_group", lang),
         groups,
         key="sc_group",
-        format_func=lambda g: pick(TARGET_GROUPS.get(g, (g, g)), lang) if g else t("all", lang),
+        format_func=lambda g: group_label(g, lang) if g else t("all", lang),
     )
     bases = ["", "model", "counter", "untracked"]
     basis = right.selectbox(
@@ -232,14 +221,14 @@ def compare(ctx: Context) -> None:
     cards = {name: run[0] for name, run in runs.items()}
 
     st.subheader(t("compare_scale", lang))
-    lines = pd.concat([_series(run[1], SCALE_ID, name) for name, run in runs.items()])
+    lines = pd.concat([_series(run[1], headline().target.id, name) for name, run in runs.items()])
     st.altair_chart(
         charts.scenario_lines(
             lines,
             x_title=t("year", lang),
-            y_title="亿元",
+            y_title=headline().target.unit,
             series_title=t("series", lang),
-            target=next(iter(cards.values())).loc[SCALE_ID, "target"],
+            target=next(iter(cards.values())).loc[headline().target.id, "target"],
             target_label=t("scale_target", lang),
         ),
         width="stretch",

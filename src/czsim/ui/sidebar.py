@@ -19,11 +19,12 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from czsim.parameters import GROUP_LABELS, Parameter, ParameterTable
+from czsim.groups import group_label
+from czsim.parameters import Parameter, ParameterTable
 from czsim.scenarios import Scenario
 from czsim.targets import Target
 from czsim.ui import compute, logic
-from czsim.ui.i18n import LANGUAGES, pick, t
+from czsim.ui.i18n import LANGUAGES, t
 
 #: Page names in menu order (:data:`czsim.ui.pages.RENDERERS` draws each).
 PAGE_NAMES = ("overview", "scorecard", "compare", "uncertainty", "model")
@@ -148,7 +149,7 @@ def _parameters(table: ParameterTable, base: Scenario, edits: dict[str, float], 
     st.subheader(t("parameters", lang), help=t("parameters_help", lang))
     for index, (group, params) in enumerate(table.groups().items()):
         changed = sum(p.name in edits for p in params)
-        title = f"{pick(GROUP_LABELS.get(group, (group, group)), lang)} ({len(params)})"
+        title = f"{group_label(group, lang)} ({len(params)})"
         # Lazy: a group's sliders are drawn only while it is open, so a rerun draws a dozen
         # widgets rather than all of them (the edits, not the widgets, hold the values).
         group_box = st.expander(

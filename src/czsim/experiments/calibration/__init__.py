@@ -55,7 +55,7 @@ constant value-added ratio (falling to 3.1%) and carried an implausible services
 the projection (manufacturing 47% of GDP by 2025).
 
 Observations of the shared data left out of ``observations.csv`` are listed, with the reason,
-in :data:`EXCLUDED_DATA` (shown in the report).
+in ``model/data/excluded.csv`` (:func:`excluded_data`, shown in the report).
 """
 
 from czsim.experiments.calibration.backtest import Backtest
@@ -68,10 +68,11 @@ from czsim.experiments.calibration.fit import (
 from czsim.experiments.calibration.observations import (
     CALIBRATED_FILE,
     DEFAULT_PARAMETERS,
-    EXCLUDED_DATA,
+    EXCLUDED_FILE,
     OBSERVATIONS_FILE,
     SOURCES_FILE,
     Operator,
+    excluded_data,
     load_observations,
 )
 from czsim.experiments.calibration.problem import resolve_parameters
@@ -81,7 +82,7 @@ from czsim.experiments.calibration.stats import fit_statistics, theil
 __all__ = [
     "CALIBRATED_FILE",
     "DEFAULT_PARAMETERS",
-    "EXCLUDED_DATA",
+    "EXCLUDED_FILE",
     "MAX_CORRELATION",
     "OBSERVATIONS_FILE",
     "SOURCES_FILE",
@@ -89,6 +90,7 @@ __all__ = [
     "CalibrationResult",
     "Operator",
     "calibrate",
+    "excluded_data",
     "fit_statistics",
     "load_observations",
     "resolve_parameters",

@@ -16,7 +16,8 @@ import pandas as pd
 from czsim import paths
 from czsim.engines import model_info
 from czsim.errors import CzsimError, ModelError, closest
-from czsim.parameters import split_variable
+from czsim.names import join_variable, split_variable
+from czsim.parameters import load_parameters
 
 DATA_DIR = paths.ROOT / "model" / "data"
 OBSERVATIONS_FILE = DATA_DIR / "observations.csv"
@@ -26,56 +27,25 @@ CALIBRATED_FILE = paths.SCENARIO_DIR / "calibrated.toml"
 KINDS = ("level", "share", "growth", "partial_level")
 COLUMNS = ("id", "variable", "year", "value", "kind", "months", "bound", "sigma", "source", "note")
 
-#: Parameters fitted by default (see the module docstring for the reasons).
-DEFAULT_PARAMETERS = (
-    "demand_growth_2022_equipment",
-    "demand_growth_2022_new_energy",
-    "demand_growth_2022_nev",
-    "demand_growth_2022_biomedicine",
-    "demand_growth_2022_other_industry",
-    "manufacturing_va_ratio",
-    "retrofit_share_adjustment_time",
-    "utilisation_elasticity_of_investment",
-    "national_promotion_fraction",
+#: Parameters fitted by default: those marked ``calibrate = true`` in ``model/parameters.toml``
+#: (see the package docstring for the reasons).
+DEFAULT_PARAMETERS: tuple[str, ...] = tuple(
+    p.name for p in load_parameters().values() if p.calibrate
 )
 
-#: Figures of ``shared/data/changzhou_observations_2012_2022.csv`` not compared with the model.
-EXCLUDED_DATA = (
-    ("All figures for 2012-2020", "before the model starts (2021, from 2021 levels)"),
-    (
-        "Growth in 2021: industrial investment +22.3%, above-scale output +24.8%, technical "
-        "renovation +16.2%, GDP +9.1%",
-        "a 2021 growth needs a 2020 model value",
-    ),
-    (
-        "Above-scale output growth 2022 (+12.0% / +11.8%)",
-        "basis (current or comparable prices) "
-        "not stated; the model is nominal, and the 2022 level (>15000) is used instead",
-    ),
-    (
-        "Above-scale value-added growth 2021-2022, real GDP growth",
-        "real (comparable-price) growth; the model is nominal",
-    ),
-    ("GDP, value added and manufacturing share for Jan-Sep", "duplicate the full-year figures"),
-    (
-        "High-tech manufacturing share (高技术制造业) 2021-2022",
-        "a different statistic from the "
-        "model's high-tech industry share (高新技术产业), for which no 2021-2022 value was found",
-    ),
-    (
-        "Above-scale revenue Jan-Aug 2022 (营业收入), top-17 firms' share",
-        "revenue, neither the model's invoiced sales nor its above-scale output",
-    ),
-    (
-        "High-tech investment share, energy-intensive share, equipment share 52.6%, private "
-        "economy share, budget revenue, general-taxpayer sales, firm count",
-        "no model variable",
-    ),
-    (
-        "Net increases (765 high-tech firms, 53 little giants)",
-        "differences of levels already compared",
-    ),
-)
+#: Figures of ``shared/data/changzhou_observations_2012_2022.csv`` not compared with the model,
+#: with the reason: ``model/data/excluded.csv`` (shown in the calibration report).
+EXCLUDED_FILE = DATA_DIR / "excluded.csv"
+
+
+def excluded_data() -> pd.DataFrame:
+    """Return the observations left out of the fit and why (columns ``data``, ``why_not``)."""
+    try:
+        return pd.read_csv(EXCLUDED_FILE, dtype=str, keep_default_na=False)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise CzsimError(
+            f"cannot read the excluded observations: {exc}", file=EXCLUDED_FILE
+        ) from None
 
 
 # ----------------------------------------------------------------------------- observations
@@ -181,7 +151,7 @@ def load_observations(source: str | Path | pd.DataFrame | None = None) -> pd.Dat
             raise fail(
                 f"unknown source '{src}'{closest(src, known_sources)} (see sources.csv)", "source"
             )
-        variable = f"{base}[{element}]" if element else base
+        variable = join_variable(base, element)
         series = variable + {"growth": " growth", "partial_level": f" Jan-{months:.0f}m"}.get(
             kind, ""
         )

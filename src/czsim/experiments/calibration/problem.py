@@ -13,7 +13,8 @@ from czsim import api, paths
 from czsim.engines import model_info
 from czsim.errors import ModelError, ParameterError, closest
 from czsim.experiments.calibration.observations import DEFAULT_PARAMETERS, Operator
-from czsim.parameters import Parameter, load_parameters, split_variable
+from czsim.names import split_variable
+from czsim.parameters import Parameter, load_parameters
 from czsim.scenarios import Scenario
 
 #: Central finite-difference step in the [0, 1]-scaled parameter space (1e-5 of each range):

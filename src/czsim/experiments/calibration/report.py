@@ -19,7 +19,7 @@ import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
 from czsim.experiments.calibration.fit import CalibrationResult, trajectories
-from czsim.experiments.calibration.observations import EXCLUDED_DATA
+from czsim.experiments.calibration.observations import excluded_data
 from czsim.plotting import use_cjk_font
 
 #: Chinese and English labels of the observed variables (fallback: the model name).
@@ -209,7 +209,7 @@ Theil U and its bias/variance/covariance shares need at least two points in a se
 {_table(res)}
 {backtest}
 <h2>未使用的数据 Data not compared with the model</h2>
-{_table(pd.DataFrame(EXCLUDED_DATA, columns=["data", "why not"]))}
+{_table(excluded_data().rename(columns={"why_not": "why not"}))}
 <h2>图 Charts</h2>
 {figures}
 </body></html>

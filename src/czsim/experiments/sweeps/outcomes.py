@@ -29,15 +29,21 @@ import xarray as xr
 from czsim import paths
 from czsim.engines import model_info
 from czsim.errors import CzsimError, closest
-from czsim.targets import Target, load_targets, variable_series
+from czsim.names import join_variable
+from czsim.targets import Target, headline, load_targets, variable_series
 
-MAIN = "industrial_scale"
-MAIN_VARIABLE = "Industrial scale"
-MAIN_YEARS: tuple[int, ...] = tuple(range(2022, 2031))
+_HEADLINE = headline()
+#: The headline target (``[headline]`` of ``model/targets.toml``), its variable and years.
+MAIN = _HEADLINE.target.id
+MAIN_VARIABLE = _HEADLINE.target.variable
+MAIN_YEARS: tuple[int, ...] = _HEADLINE.years
 #: Target whose threshold defines ``scale_target_year`` and the fan chart's target line.
-SCALE_TARGET = "industrial_scale"
+SCALE_TARGET = MAIN
 CLUSTER_VARIABLE = "Cluster output"
-SCALAR_YEAR = 2025
+#: Year of the scalar outcomes: the headline target's year.
+SCALAR_YEAR = _HEADLINE.target.year
+#: Display unit of the headline and cluster outcomes: the headline target's.
+UNIT = _HEADLINE.target.unit
 
 
 @dataclass(frozen=True)
@@ -94,8 +100,8 @@ def list_outcomes(model: str | Path | None = None) -> list[str]:
 
 
 def scale_threshold() -> float:
-    """The ``industrial_scale`` target value (亿元) used by ``scale_target_year``."""
-    return float(next(t.value for t in load_targets() if t.id == SCALE_TARGET))
+    """The headline target's value (in :data:`UNIT`) used by ``scale_target_year``."""
+    return float(_HEADLINE.target.value)
 
 
 def plan_outcomes(
@@ -145,11 +151,11 @@ def plan_outcomes(
 
 def outcome_attrs(plan: OutcomePlan) -> dict[str, dict[str, str]]:
     """Dataset attributes (description, units) of the main outcome and each planned one."""
-    out = {MAIN: {"description": f"{MAIN_VARIABLE} each year", "units": "亿元"}}
+    out = {MAIN: {"description": f"{MAIN_VARIABLE} each year", "units": UNIT}}
     for spec in plan.specs:
-        variable = f"{spec.variable}[{spec.element}]" if spec.element else spec.variable
+        variable = join_variable(spec.variable, spec.element)
         if spec.kind == "value":
-            out[spec.name] = {"description": f"{variable} in {spec.year}", "units": "亿元"}
+            out[spec.name] = {"description": f"{variable} in {spec.year}", "units": UNIT}
         elif spec.kind == "first_year":
             out[spec.name] = {
                 "description": f"first year with {variable} >= {spec.target.value:g}; "

@@ -186,3 +186,20 @@ def test_headline_comes_from_targets_toml():
     head = headline()
     assert head.target.id == "industrial_scale" and head.years[0] == 2022
     assert head.years[-1] == 2030
+
+
+def test_targets_of_years_not_simulated_are_not_in_results_never_missed():
+    card = scorecard(czsim.run("plan", times=[2021, 2022]))
+    tracked_2025 = card[(card["year"] == 2025) & (card["basis"] != "untracked")]
+    assert len(tracked_2025) > 10
+    assert set(tracked_2025["status"]) == {"not in results"}
+    assert tracked_2025["reached"].isna().all()
+
+
+def test_a_nan_result_is_invalid_never_reached_or_missed():
+    result = czsim.run("baseline").copy(deep=True)
+    result["Industrial scale"].loc[{"time": 2025}] = np.nan
+    card = scorecard(result)
+    assert card.loc["industrial_scale", "status"] == "invalid"
+    assert pd.isna(card.loc["industrial_scale", "reached"])
+    assert "industrial_scale" not in czsim.probabilities(result).index

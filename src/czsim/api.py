@@ -211,7 +211,7 @@ def target_table() -> pd.DataFrame:
             "label_zh": t.label_zh,
             "label_en": t.label_en,
             "comparator": t.comparator,
-            "value": t.value * 100 if (t.value is not None and t.unit == "%") else t.value,
+            "value": t.value * t.display_scale if t.value is not None else None,
             "unit": t.unit,
             "year": t.year,
             "basis": t.basis,

@@ -6,6 +6,7 @@ Pure computation: takes a results ``xarray.Dataset`` and returns a ``pandas.Data
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -59,6 +60,11 @@ class Target:
         if self.variable is None:
             return None
         return join_variable(self.variable, self.element)
+
+    @property
+    def display_scale(self) -> float:
+        """Factor from model units to display units: 100 for a share shown in %, else 1."""
+        return 100.0 if self.unit == "%" else 1.0
 
     def reached(self, value: np.ndarray | float) -> np.ndarray:
         """Whether ``value`` (any shape) meets the target."""
@@ -214,8 +220,7 @@ def load_targets(path: str | Path | None = None) -> tuple[Target, ...]:
 
 
 def variable_series(result: xr.Dataset, variable: str, element: str | None) -> xr.DataArray:
-    """``variable`` (or its ``element`` of a one-subscript variable) over time, dims
-    ``(run, time)``."""
+    """Return ``variable`` (or one ``element`` of it) over time, dims ``(run, time)``."""
     da = result[variable]
     if element is not None:
         dim = next(d for d in da.dims if d not in ("run", "time"))
@@ -224,22 +229,56 @@ def variable_series(result: xr.Dataset, variable: str, element: str | None) -> x
 
 
 def target_series(result: xr.Dataset, target: Target) -> xr.DataArray:
-    """The target's variable over time, dims ``(run, time)``."""
+    """Return the target's variable over time, dims ``(run, time)``."""
     return variable_series(result, target.variable, target.element)
 
 
-def _run_values(
-    result: xr.Dataset, target: Target, run: int, cache: dict[str, np.ndarray]
+def year_index(times: np.ndarray, year: float) -> int | None:
+    """Return the position of ``year`` among the saved ``times``, or ``None`` if not saved."""
+    at = np.flatnonzero(np.isclose(times, year))
+    return int(at[0]) if at.size else None
+
+
+def target_values(
+    result: xr.Dataset, targets: Sequence[Target], *, run: int | None = None
 ) -> np.ndarray:
-    """The target's values over time in one run, shape ``(time,)``."""
-    variable = result.variables[target.variable]  # a plain Variable: cheap to get
-    if target.variable not in cache:
-        cache[target.variable] = variable.transpose("run", "time", ...).values
-    values = cache[target.variable][run]
-    if target.element is not None:
-        dim = next(d for d in variable.dims if d not in ("run", "time"))
-        values = values[:, result.indexes[dim].get_loc(target.element)]
-    return values
+    """Gather every target's variable from ``result`` in one pass, in model units.
+
+    Each variable's array is read once as a numpy view and indexed directly: selecting by
+    label per target costs more than the simulation itself where the app and the uncertainty
+    bands call this on every change.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        Engine output, dims ``(run, time, ...)``.
+    targets : sequence of Target
+        Untracked targets and targets whose variable is not in ``result`` get NaN.
+    run : int, optional
+        Only this run (the leading axis is dropped).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(run, target, time)``, or ``(target, time)`` when ``run`` is given.
+    """
+    n_runs, n_times = result.sizes["run"], result.sizes["time"]
+    arrays: dict[str, tuple[np.ndarray, xr.Variable]] = {}
+    out = np.full((n_runs if run is None else 1, len(targets), n_times), np.nan)
+    pick = slice(None) if run is None else slice(run, run + 1)
+    for k, target in enumerate(targets):
+        if not target.tracked or target.variable not in result:
+            continue
+        if target.variable not in arrays:
+            variable = result.variables[target.variable]  # a plain Variable: cheap to get
+            arrays[target.variable] = (variable.transpose("run", "time", ...).values, variable)
+        values, variable = arrays[target.variable]
+        values = values[pick]
+        if target.element is not None:
+            dim = next(d for d in variable.dims if d not in ("run", "time"))
+            values = values[:, :, result.indexes[dim].get_loc(target.element)]
+        out[:, k, :] = values
+    return out[0] if run is not None else out
 
 
 def _first_year(times: np.ndarray, ok: np.ndarray) -> float:
@@ -248,7 +287,7 @@ def _first_year(times: np.ndarray, ok: np.ndarray) -> float:
 
 
 def scorecard(
-    result: xr.Dataset, targets: tuple[Target, ...] | None = None, *, run: int = 0
+    result: xr.Dataset, targets: Sequence[Target] | None = None, *, run: int = 0
 ) -> pd.DataFrame:
     """Evaluate every target on one run of ``result``.
 
@@ -256,7 +295,7 @@ def scorecard(
     ----------
     result : xarray.Dataset
         Output of :func:`czsim.run` holding (at least) the targets' variables at their years.
-    targets : tuple of Target, optional
+    targets : sequence of Target, optional
         Defaults to all targets of ``model/targets.toml``.
     run : int
         Which run of ``result`` to score.
@@ -266,15 +305,18 @@ def scorecard(
     pandas.DataFrame
         One row per target (index ``id``) with its labels, ``basis`` (model / counter /
         untracked), ``target`` and ``value`` in display units (percent for shares), ``reached``
-        (True/False, NA when untracked), ``gap`` (display units, positive = met with room),
-        ``first_year`` reached within the simulated years, ``status`` text.
+        (True/False; NA when untracked, not simulated or invalid), ``gap`` (display units,
+        positive = met with room), ``first_year`` reached within the simulated years, and
+        ``status``: ``reached``, ``missed``, ``untracked``, ``not in results`` (the variable
+        or the target's year was not simulated: never "missed") or ``invalid`` (the model
+        gave NaN or infinity: never reached or missed).
     """
-    targets = load_targets() if targets is None else targets
+    targets = load_targets() if targets is None else tuple(targets)
     times = result["time"].values
-    arrays: dict[str, np.ndarray] = {}  # numpy views: xarray selection per target is slow
+    values = target_values(result, targets, run=run)
     rows = []
-    for t in targets:
-        scale = 100.0 if t.unit == "%" else 1.0
+    for k, t in enumerate(targets):
+        scale = t.display_scale
         row = {
             "id": t.id,
             "group": t.group,
@@ -288,19 +330,18 @@ def scorecard(
             "unit": t.unit,
             "target": t.value * scale if t.value is not None else math.nan,
         }
-        if not t.tracked or t.variable not in result:
-            row.update(
-                value=math.nan,
-                reached=pd.NA,
-                gap=math.nan,
-                first_year=math.nan,
-                status="untracked" if not t.tracked else "not in results",
-            )
+        at = year_index(times, t.year)
+        missing = dict(value=math.nan, reached=pd.NA, gap=math.nan, first_year=math.nan)
+        if not t.tracked:
+            row.update(missing, status="untracked")
+        elif t.variable not in result or at is None:
+            row.update(missing, status="not in results")
+        elif not np.isfinite(values[k, at]):
+            row.update(missing, status="invalid")
         else:
-            series = _run_values(result, t, run, arrays)
-            at = np.flatnonzero(np.isclose(times, t.year))
-            value = float(series[at[0]]) if at.size else math.nan
-            ok = bool(t.reached(value)) if at.size else False
+            series = values[k]
+            value = float(series[at])
+            ok = bool(t.reached(value))
             row.update(
                 value=value * scale,
                 reached=ok,
@@ -314,23 +355,49 @@ def scorecard(
     return frame
 
 
-def probabilities(result: xr.Dataset, targets: tuple[Target, ...] | None = None) -> pd.DataFrame:
-    """Share of runs in ``result`` that reach each tracked target in its year, with the
-    binomial standard error. Index ``id``; columns ``probability``, ``stderr``, ``n_runs``."""
-    targets = load_targets() if targets is None else targets
-    times = result["time"].values
+def probability_table(hits: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """Share of runs that reach each target, with its binomial standard error.
+
+    Parameters
+    ----------
+    hits : mapping of target id to array
+        Per run, 1 (or True) where the target is reached, 0 where it is not.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``id``; columns ``probability``, ``stderr``, ``n_runs``.
+    """
     rows = []
-    for t in targets:
-        if not t.tracked or t.variable not in result:
-            continue
-        at = np.flatnonzero(np.isclose(times, t.year))
-        if not at.size:
-            continue
-        values = target_series(result, t).isel(time=at[0]).values
-        ok = t.reached(values)
-        n = ok.size
-        p = float(ok.mean())
+    for tid, values in hits.items():
+        hit = np.asarray(values, dtype=float)
+        p = float(hit.mean())
         rows.append(
-            {"id": t.id, "probability": p, "stderr": math.sqrt(p * (1 - p) / n), "n_runs": n}
+            {
+                "id": tid,
+                "probability": p,
+                "stderr": float(np.sqrt(p * (1.0 - p) / hit.size)),
+                "n_runs": hit.size,
+            }
         )
-    return pd.DataFrame(rows).set_index("id")
+    return pd.DataFrame(rows, columns=["id", "probability", "stderr", "n_runs"]).set_index("id")
+
+
+def probabilities(result: xr.Dataset, targets: Sequence[Target] | None = None) -> pd.DataFrame:
+    """Share of runs in ``result`` that reach each tracked target in its year.
+
+    Targets not in the results (or whose year was not simulated) are left out, and so are
+    runs whose value is NaN or infinite (invalid: neither reached nor missed). Index ``id``;
+    columns ``probability``, ``stderr`` (binomial), ``n_runs`` (the valid runs).
+    """
+    targets = load_targets() if targets is None else tuple(targets)
+    times = result["time"].values
+    values = target_values(result, targets)
+    hits = {}
+    for k, t in enumerate(targets):
+        at = year_index(times, t.year)
+        if t.tracked and t.variable in result and at is not None:
+            finite = values[:, k, at][np.isfinite(values[:, k, at])]  # NaN runs are invalid
+            if finite.size:
+                hits[t.id] = t.reached(finite)
+    return probability_table(hits)

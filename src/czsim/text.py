@@ -14,6 +14,7 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     "missed": ("✗ 未达成", "✗ missed"),
     "untracked": ("– 未建模", "– untracked"),
     "not in results": ("? 无结果", "? not in results"),
+    "invalid": ("! 无效(非数值)", "! invalid (not a number)"),
 }
 
 

@@ -14,7 +14,13 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from czsim.text import format_number, status_text
 
 #: Scorecard status -> Rich style; the words and symbols come from :mod:`czsim.text`.
-STATUS_STYLE = {"reached": "green", "missed": "red", "untracked": "dim", "not in results": "dim"}
+STATUS_STYLE = {
+    "reached": "green",
+    "missed": "red",
+    "untracked": "dim",
+    "not in results": "dim",
+    "invalid": "magenta",
+}
 
 __all__ = ["STATUS_STYLE", "escape", "format_number", "make_console", "status_cell"]
 

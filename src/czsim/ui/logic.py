@@ -22,7 +22,8 @@ from czsim.groups import group_label
 from czsim.io import tidy, write_results
 from czsim.parameters import ParameterTable
 from czsim.scenarios import Scenario, Value, load_scenario_text
-from czsim.targets import Target
+from czsim.targets import Target, target_values
+from czsim.text import format_number, status_text
 from czsim.ui.i18n import t
 
 #: Largest scenario file accepted from an upload; real scenario files are a few KB.
@@ -96,16 +97,6 @@ def format_value(value: Value) -> str:
     return format_series(value) if isinstance(value, tuple) else f"{value:.6g}"
 
 
-def format_number(value: float | None) -> str:
-    """A number for a table cell: thousands separators for large values, 3 digits otherwise."""
-    if value is None or pd.isna(value):
-        return ""
-    value = float(value)
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:,.3g}" if abs(value) < 10 else f"{value:,.1f}"
-
-
 def step_format(step: float) -> str:
     """A printf format that shows as many decimals as the slider step has."""
     decimals = max(0, -math.floor(math.log10(step))) if step > 0 else 2
@@ -114,30 +105,10 @@ def step_format(step: float) -> str:
     return f"%.{decimals}f"
 
 
-def _scale(target: Target) -> float:
-    return 100.0 if target.unit == "%" else 1.0
-
-
-def _target_values(result: xr.Dataset, targets: list[Target]) -> np.ndarray:
-    """The targets' variables as ``(run, target, time)`` in display units.
-
-    Indexes each variable's array once, directly: the app calls this on every change, where
-    label-based selection per target would cost more than the simulation itself.
-    """
-    arrays: dict[str, tuple[np.ndarray, list[str] | None]] = {}
-    out = []
-    for target in targets:
-        if target.variable not in arrays:
-            da = result[target.variable]
-            extra = [d for d in da.dims if d not in ("run", "time")]
-            if extra:
-                da = da.transpose("run", "time", extra[0])
-            arrays[target.variable] = (da.values, list(da[extra[0]].values) if extra else None)
-        values, elements = arrays[target.variable]
-        if target.element is not None and elements is not None:
-            values = values[:, :, elements.index(target.element)]
-        out.append(values * _scale(target))
-    return np.stack(out, axis=1)
+def _display_values(result: xr.Dataset, targets: list[Target]) -> np.ndarray:
+    """The targets' variables as ``(run, target, time)`` in display units."""
+    scale = np.array([tg.display_scale for tg in targets])[None, :, None]
+    return target_values(result, targets) * scale
 
 
 def target_frame(result: xr.Dataset, targets: Iterable[Target], run: int = 0) -> pd.DataFrame:
@@ -150,7 +121,7 @@ def target_frame(result: xr.Dataset, targets: Iterable[Target], run: int = 0) ->
     """
     years = result["time"].values.astype(int)
     chosen = [tg for tg in targets if tg.tracked and tg.variable in result]
-    values = _target_values(result, chosen)[run]
+    values = _display_values(result, chosen)[run]
     return pd.DataFrame(
         {
             "id": np.repeat([tg.id for tg in chosen], years.size),
@@ -171,7 +142,7 @@ def band_frame(result: xr.Dataset, targets: Iterable[Target]) -> pd.DataFrame:
     years = result["time"].values.astype(int)
     chosen = [tg for tg in targets if tg.tracked and tg.variable in result]
     # (quantile, target, time) in one call rather than one pass per target.
-    q = np.quantile(_target_values(result, chosen), list(QUANTILES.values()), axis=0)
+    q = np.quantile(_display_values(result, chosen), list(QUANTILES.values()), axis=0)
     frame = pd.DataFrame(
         {"id": np.repeat([tg.id for tg in chosen], years.size), "year": np.tile(years, len(chosen))}
     )
@@ -210,11 +181,6 @@ def draw_samples(
     # The sweeps' own samplers, so the app and ``czsim sweep`` draw the same sample for a seed.
     x = sweep_methods.get(_SAMPLERS[method]).sample(problem, n_runs, seed)
     return pd.DataFrame(np.asarray(x, dtype=float), columns=names)
-
-
-def status_text(status: str, lang: str) -> str:
-    """The scorecard status as symbol and word (never colour alone)."""
-    return t(f"status_{status.replace(' ', '_')}", lang)
 
 
 def summary(card: pd.DataFrame) -> dict[str, int]:

@@ -298,7 +298,7 @@ def uncertainty(ctx: Context) -> None:
     )
     chosen = by_id[target_id]
     unit = f" ({chosen.unit})" if chosen.unit else ""
-    scale = 100.0 if chosen.unit == "%" else 1.0
+    scale = chosen.display_scale
     st.altair_chart(
         charts.band_chart(
             bands[bands["id"] == target_id],

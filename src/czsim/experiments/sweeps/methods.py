@@ -31,6 +31,7 @@ import pandas as pd
 from scipy.special import ndtri
 
 from czsim.errors import CzsimError, closest
+from czsim.targets import probability_table
 
 #: Grid levels of the Morris design (SALib's default; must be even).
 MORRIS_LEVELS = 4
@@ -252,30 +253,17 @@ def analyze(
 
 
 def probabilities(outcomes: Mapping[str, np.ndarray], prefix: str = "reached_") -> pd.DataFrame:
-    """Share of runs with a 0/1 outcome ``<prefix><id>`` equal to 1, with its binomial
-    standard error.
+    """Share of runs with a 0/1 outcome ``<prefix><id>`` equal to 1, with its standard error.
 
     Returns
     -------
     pandas.DataFrame
-        Index ``id``; columns ``probability``, ``stderr``, ``n_runs``.
+        Index ``id``; columns ``probability``, ``stderr``, ``n_runs``
+        (:func:`czsim.targets.probability_table`).
     """
-    rows = []
-    for name, values in outcomes.items():
-        if not name.startswith(prefix):
-            continue
-        hit = np.asarray(values, dtype=float)
-        p = float(hit.mean())
-        rows.append(
-            {
-                "id": name[len(prefix) :],
-                "probability": p,
-                "stderr": float(np.sqrt(p * (1.0 - p) / hit.size)),
-                "n_runs": hit.size,
-            }
-        )
-    frame = pd.DataFrame(rows, columns=["id", "probability", "stderr", "n_runs"])
-    return frame.set_index("id")
+    return probability_table(
+        {name[len(prefix) :]: v for name, v in outcomes.items() if name.startswith(prefix)}
+    )
 
 
 # ------------------------------------------------------------------------------ registry

@@ -30,7 +30,7 @@ from czsim import paths
 from czsim.engines import model_info
 from czsim.errors import CzsimError, closest
 from czsim.names import join_variable
-from czsim.targets import Target, headline, load_targets, variable_series
+from czsim.targets import Target, headline, load_targets, variable_series, year_index
 
 _HEADLINE = headline()
 #: The headline target (``[headline]`` of ``model/targets.toml``), its variable and years.
@@ -196,14 +196,10 @@ def reduce_outcomes(result: xr.Dataset, plan: OutcomePlan) -> dict[str, np.ndarr
             first = np.asarray(MAIN_YEARS, dtype=float)[ok.argmax(axis=1)]
             out[spec.name] = np.where(ok.any(axis=1), first, MAIN_YEARS[-1] + 1.0)
             continue
-        at = np.flatnonzero(np.isclose(times, spec.year))
-        if not at.size:
+        at = year_index(times, spec.year)
+        if at is None:
             raise CzsimError(f"year {spec.year} not among the simulated times", key=spec.name)
-        values = (
-            variable_series(result, spec.variable, spec.element)
-            .isel(time=at[0])
-            .values.astype(float)
-        )
+        values = variable_series(result, spec.variable, spec.element).values[:, at].astype(float)
         out[spec.name] = (
             spec.target.reached(values).astype(float) if spec.kind == "reached" else values
         )

@@ -40,7 +40,10 @@ class Parameter:
 
     ``variable`` is the model's real name; ``element`` is the subscript element for a
     subscripted variable (``None`` for a scalar). ``kind`` is ``"lever"`` (a policy choice) or
-    ``"assumption"`` (something we do not know).
+    ``"assumption"`` (something we do not know). ``key`` marks the dozen or so key levers: the
+    policy's main instruments and the growth assumptions planners argue about (``key = true``
+    in ``model/parameters.toml``; default false). The decision tools and the app's lever panel
+    use that list.
     """
 
     name: str
@@ -57,6 +60,7 @@ class Parameter:
     label_en: str
     source: str
     calibrate: bool = False
+    key: bool = False
 
     @property
     def full_variable(self) -> str:
@@ -125,6 +129,10 @@ class ParameterTable(Mapping[str, Parameter]):
             out.setdefault(p.group, []).append(p)
         return out
 
+    def key_levers(self) -> list[Parameter]:
+        """The parameters flagged ``key = true``, in table order."""
+        return [p for p in self._by_name.values() if p.key]
+
     def defaults(self) -> dict[str, float]:
         """Default value of every parameter, by name."""
         return {p.name: p.default for p in self._by_name.values()}
@@ -158,6 +166,9 @@ def _parse(entry: dict, index: int, path: Path, lines: dict) -> Parameter:
     )
     if not isinstance(entry.get("calibrate", False), bool):
         raise ParameterError("calibrate must be true or false", file=path, key=entry["name"])
+    key_flag = entry.get("key", False)
+    if not isinstance(key_flag, bool):
+        raise ParameterError("key must be true or false", file=path, key=f"{entry['name']}.key")
     return Parameter(
         name=entry["name"],
         variable=split[0],
@@ -170,6 +181,7 @@ def _parse(entry: dict, index: int, path: Path, lines: dict) -> Parameter:
         label_en=entry["label_en"],
         source=entry["source"],
         calibrate=entry.get("calibrate", False),
+        key=key_flag,
     )
 
 

@@ -19,14 +19,13 @@ install: $(STAMP)
 app: $(STAMP)
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true
 
-test: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench app.py
-	$(VENV)/bin/ruff format --check src tests bench app.py
+test: lint
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench app.py
 	$(VENV)/bin/ruff format --check src tests bench app.py
+	$(VENV)/bin/codespell
 
 bench: $(STAMP)
 	$(PY) bench/engines.py

@@ -6,8 +6,6 @@ import pytest
 
 import czsim
 
-SCENARIOS = ("baseline", "plan", "slowdown", "new_energy_capital")
-
 
 @pytest.fixture(scope="session")
 def scenario_results():

@@ -207,7 +207,7 @@ def write_obs(tmp_path, **changes) -> tuple:
         ({"year": "2031"}, r"year 2031 is outside the model's time 2021-2030"),
         ({"kind": "growth", "year": "2021"}, r"a growth in 2021 needs the model's 2020 value"),
         ({"sigma": "0"}, r"sigma must be positive"),
-        ({"kind": "levle"}, r"unknown kind 'levle' \(did you mean 'level'\?\)"),
+        ({"kind": "levle"}, r"unknown kind 'levle' \(did you mean 'level'\?\)"),  # codespell:ignore
         ({"source": "nowhere"}, r"unknown source 'nowhere'"),
     ],
 )
@@ -276,3 +276,11 @@ def test_cli_end_to_end(tmp_path, capsys):
         assert (name in scenario.uncertain) != (name in left_out), name
     assert (tmp_path / "rep" / "report.html").is_file()
     czsim.run(scenario)  # the written scenario runs
+
+
+def test_committed_calibrated_scenario_equals_a_fresh_calibration():
+    """scenarios/calibrated.toml is what `czsim calibrate` writes today (under 2 s)."""
+    from czsim.experiments.calibration import CALIBRATED_FILE
+
+    fresh = calibrate().scenario.to_toml()
+    assert CALIBRATED_FILE.read_text(encoding="utf-8") == fresh, "run czsim calibrate"

@@ -223,3 +223,10 @@ def test_readme_lists_the_documented_loops():
     listed = re.findall(r"^- \*\*([RB]\d+)\*\* \((reinforcing|balancing)\) ([^:]+):", readme, re.M)
     loops = structure.documented_loops()
     assert [(i, p, t) for i, p, t in listed] == [(lp.id, lp.polarity, lp.title) for lp in loops]
+
+
+def test_readme_figures_are_current():
+    """The README's scenario table and history check are generated (czsim doc --readme)."""
+    readme = (paths.ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme.count("<!-- generated: ") == 2
+    assert reference.readme_text(readme) == readme, "README is stale: run czsim doc --readme"

@@ -80,10 +80,6 @@ def test_notebook_runs(name, kernel_dir, monkeypatch):
     client.execute()  # raises CellExecutionError on the first failing cell
     elapsed = time.monotonic() - start
     assert elapsed < BUDGET_SECONDS, f"{name} took {elapsed:.0f} s"
-    errors = [
-        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
-    ]
-    assert not errors
     images = [
         o
         for c in nb.cells

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from czsim import paths
+from czsim.errors import CzsimError
 from czsim.structure.diagrams import diagram_dot, dot_executable, render
 from czsim.structure.graph import feedback_loops
 from czsim.structure.mdl import element_table, model_path, read_mdl
@@ -270,3 +272,92 @@ def write_docs(
 # --------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------------
+# README figures
+# --------------------------------------------------------------------------------------------
+
+#: The README's generated blocks: ``<!-- generated: NAME -->`` ... ``<!-- end generated -->``.
+_BLOCK = re.compile(
+    r"(<!-- generated: (?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S
+)
+
+
+def _scenario_table() -> str:
+    """Every scenario: its parent, its description's first sentence, the headline in its year."""
+    from czsim import api
+    from czsim.scenarios import list_scenarios, load_scenario
+    from czsim.targets import headline, scorecard
+    from czsim.text import format_number
+
+    head = headline().target
+    rows = [
+        "| scenario | extends | what it says | "
+        f"{head.year} {head.label_en.lower()} ({head.unit}) |",
+        "|---|---|---|---|",
+    ]
+    for name in list_scenarios():
+        scenario = load_scenario(name)
+        card = scorecard(api.run(scenario, variables=[head.variable]), (head,))
+        first = scenario.description("en").split(". ")[0].split(": ")[0].rstrip(".")
+        parent = scenario.parent or "—"
+        value = format_number(card.loc[head.id, "value"])
+        rows.append(f"| `{name}` | {parent} | {first} | {value} |")
+    return "\n".join(rows) + "\n"
+
+
+def _history_table() -> str:
+    """Baseline against every observation of the last observed year (model/data)."""
+    from czsim import api
+    from czsim.experiments.calibration import Operator, load_observations
+    from czsim.text import format_number
+
+    obs = load_observations()
+    last = obs[obs["year"] == obs["year"].max()].reset_index(drop=True)
+    op = Operator.build(last)
+    ds = api.run("baseline", variables=list(op.variables), times=list(op.times))
+    model = {"value": op.apply({v: ds[v].values for v in op.variables})[0]}
+    rows = [
+        f"| {int(last['year'].iloc[0])} observation | kind | observed | baseline | error |",
+        "|---|---|---|---|---|",
+    ]
+    for (_, o), m in zip(last.iterrows(), model["value"], strict=True):
+        scale = 100.0 if o["kind"] in ("share", "growth") else 1.0
+        unit = "%" if scale == 100.0 else ""
+        bound = "≥ " if o["bound"] == "lower" else ""
+        miss = m - o["value"]
+        if o["bound"] == "lower":
+            miss = min(miss, 0.0)
+        error = miss * scale if scale == 100.0 else miss / o["value"] * 100
+        rows.append(
+            f"| {o['variable']} | {o['kind']} | {bound}{format_number(o['value'] * scale)}{unit} | "
+            f"{format_number(m * scale)}{unit} | {error:+.1f}{' pt' if scale == 100.0 else '%'} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+#: Generated README blocks by name.
+README_BLOCKS = {"scenarios": _scenario_table, "history": _history_table}
+
+
+def readme_text(text: str) -> str:
+    """Return ``text`` (a README) with every generated block rewritten from the model."""
+
+    def fill(match: re.Match) -> str:
+        name = match.group("name")
+        if name not in README_BLOCKS:
+            raise CzsimError(f"unknown generated block '{name}'", key=name)
+        return match.group(1) + README_BLOCKS[name]() + match.group(4)
+
+    return _BLOCK.sub(fill, text)
+
+
+def update_readme(path: str | Path | None = None) -> bool:
+    """Rewrite the README's generated blocks; return whether the file changed."""
+    file = Path(path) if path is not None else paths.ROOT / "README.md"
+    text = file.read_text(encoding="utf-8")
+    new = readme_text(text)
+    if new != text:
+        file.write_text(new, encoding="utf-8")
+    return new != text

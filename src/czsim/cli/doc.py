@@ -8,13 +8,15 @@ from pathlib import Path
 from rich.console import Console
 
 from czsim.cli.console import escape, model_option
-from czsim.reference import write_docs
+from czsim.reference import update_readme, write_docs
 from czsim.structure import diagram_dot, render
 
 
 def _cmd_doc(args: argparse.Namespace, console: Console) -> int:
     for p in write_docs(args.out, model=args.model, diagram=not args.no_diagram):
         console.print(f"wrote {escape(str(p))}")
+    if args.readme and update_readme():
+        console.print("wrote README.md (scenario table, history check)")
     return 0
 
 
@@ -36,6 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="docs", metavar="DIR", help="output folder (default docs)")
     p.add_argument(
         "--no-diagram", action="store_true", help="skip the diagrams (no Graphviz needed)"
+    )
+    p.add_argument(
+        "--readme",
+        action="store_true",
+        help="also rewrite README.md's generated figures (scenario table, history check)",
     )
     model_option(p)
     p.set_defaults(func=_cmd_doc)

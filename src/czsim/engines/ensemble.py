@@ -136,6 +136,10 @@ _CONTROL_KEYS = {
 }
 
 
+def _is_negative_literal(ast) -> bool:
+    return isinstance(ast, (int, float, np.number)) and not isinstance(ast, bool) and ast < 0
+
+
 def _vensim_name(ref: str) -> str:
     return ref.upper().replace("_", " ")
 
@@ -552,7 +556,10 @@ class _Compiler:
             if len(args) == 1:
                 if ast.operators[0] != "negative":
                     raise self.error(f"unsupported unary operator {ast.operators[0]}")
-                return _Expr(f"(-{args[0].code})", args[0].axes, args[0].scalar, args[0].static)
+                # the operand is parenthesised: its code may be a sum ("-(a + b)")
+                return _Expr(f"(-({args[0].code}))", args[0].axes, args[0].scalar, args[0].static)
+            if "^" in ast.operators:
+                return self.power_chain(ast, args)
             fmt = "{0}" + "".join(
                 f" {_ARITH[op]} {{{i + 1}}}" for i, op in enumerate(ast.operators)
             )
@@ -592,6 +599,25 @@ class _Compiler:
             return self.stateful(ast, mode)
         name = type(ast).__name__.replace("Structure", "").upper()
         raise self.error(f"unsupported function {name} in the ensemble engine")
+
+    def power_chain(self, ast, args: list[_Expr]) -> _Expr:
+        """``a ^ b ^ c`` (PySD gives ``^`` its own node, or a chain of ``^`` only).
+
+        ``^`` is right-associative, and PySD's parser folds a unary minus into the
+        number after it, so ``-2^2`` arrives as the base ``-2``: Vensim (and PySD's
+        generated ``-2**2``) read it as ``-(2^2)``, so a negative literal base is
+        negated after the power: ``-(2.0 ** rhs)``. Built from the right, as PySD does.
+        """
+        if set(ast.operators) != {"^"}:
+            raise self.error(f"unexpected operator mix {ast.operators} in one power chain")
+        right = args[-1]
+        for left_ast, left in zip(reversed(ast.arguments[:-1]), reversed(args[:-1]), strict=True):
+            if _is_negative_literal(left_ast):
+                base = _Expr(repr(-float(left_ast)), (), True, True)
+                right = self.combine("(-({0} ** {1}))", [base, right])
+            else:
+                right = self.combine("({0} ** {1})", [left, right])
+        return right
 
     def call(self, ast, mode: str) -> _Expr:
         fname = ast.function.reference

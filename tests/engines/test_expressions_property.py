@@ -201,7 +201,7 @@ def model_text(exprs: list[str]) -> str:
         "INITIAL TIME = 0 ~ Year ~ |",
         "FINAL TIME = 1 ~ Year ~ |",
         "TIME STEP = 1 ~ Year ~ |",
-        "SAVEPER = 1 ~ Year ~ |",
+        "SAVEPER = TIME STEP ~ Year ~ |",
     ]
     return "\n".join(lines) + "\n"
 

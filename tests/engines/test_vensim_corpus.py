@@ -69,3 +69,21 @@ def test_operator_precedence(engine):
         engine,
     )
     assert math.isfinite(30 ** (-(30 ** (-0.5))))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_control_expressions_and_spellings(engine):
+    # FINAL_TIME = IF THEN ELSE(4 > 3, 0 + 4, 10) = 4, SAVEPER = TIME_STEP * 2 = 1
+    check(
+        "controls",
+        {"Stock": [0.0, 1.0, 2.0, 3.0, 4.0], "Step used": 0.5, "Final used": 4.0},
+        engine,
+    )
+    ds = run(MODELS / "controls.mdl", engine=engine)
+    assert list(ds["time"].values) == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_saveper_equal_to_time_step(engine):
+    # Vensim's default template: SAVEPER = TIME STEP (0.5); stock 1 + 2 t
+    check("controls_template", {"Stock": [1.0, 2.0, 3.0, 4.0, 5.0]}, engine)

@@ -30,10 +30,10 @@ import numpy as np
 
 from czsim.engines.inputs import RunInputs
 from czsim.engines.model_info import (
-    CONTROL_NAMES,
     ModelInfo,
     abstract_section,
     component_index,
+    is_control,
     model_info,
     normalize,
 )
@@ -269,7 +269,7 @@ class _Compiler:
         self._mode = "init"
         elements = {}
         for el in self.section.elements:
-            if el.name.upper() in CONTROL_NAMES:
+            if is_control(el):
                 continue
             key = normalize(el.name)
             elements[key] = el

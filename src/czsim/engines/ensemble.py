@@ -324,12 +324,13 @@ class _Compiler:
         static = all(a.static for a in args)
         if not static:
             args = [self.hoist(a) for a in args]
-        return _Expr(
-            fmt.format(*(f"({self.align(a, axes)})" for a in args)),
-            axes,
-            all(a.scalar for a in args),
-            static,
-        )
+        codes = [f"({self.align(a, axes)})" for a in args]
+        scalar = all(a.scalar for a in args)
+        if scalar:
+            # Python floats (TIME, literals) raise on 1/0 and give complex numbers for
+            # (-8)**0.5; numpy gives inf and NaN, as for arrays
+            codes[0] = f"np.float64{codes[0]}"
+        return _Expr(fmt.format(*codes), axes, scalar, static)
 
     def hoist(self, e: _Expr) -> _Expr:
         """Replace a static computed sub-expression of time-loop code by a name bound once
@@ -975,13 +976,15 @@ def check(model_path) -> None:
     compiled(str(info.path), info.sha256, frozenset(), frozenset(), ())
 
 
-def run(info: ModelInfo, inputs: RunInputs) -> dict[str, np.ndarray]:
+def run(info: ModelInfo, inputs: RunInputs) -> tuple[dict[str, np.ndarray], bool]:
     """Run all runs of ``inputs`` in one vectorised pass.
 
     Returns
     -------
     dict of str to numpy.ndarray
         Real name -> float64 array ``(n_runs, n_times, *shape)``.
+    bool
+        True if every value is certainly finite (False: some may be NaN or infinite).
     """
     model = compiled(
         str(info.path),
@@ -992,10 +995,16 @@ def run(info: ModelInfo, inputs: RunInputs) -> dict[str, np.ndarray]:
     )
     nt = len(inputs.times)
     # time-major buffers make every save one contiguous copy; the (run, time, ...)
-    # result is a transposed view of them
-    out = {
-        n: np.empty((nt, inputs.n_runs, *info.variables[n].shape)) for n in model.dynamic_outputs
-    }
+    # result is a transposed view of them. All of them are slices of one flat block, so
+    # one reduction afterwards tells whether any saved value is NaN or infinite.
+    shapes = [(nt, inputs.n_runs, *info.variables[n].shape) for n in model.dynamic_outputs]
+    sizes = [int(np.prod(s)) for s in shapes]
+    block = np.empty(sum(sizes))
+    out = {}
+    offset = 0
+    for n, shape, size in zip(model.dynamic_outputs, shapes, sizes, strict=True):
+        out[n] = block[offset : offset + size].reshape(shape)
+        offset += size
     static = model.simulate(
         inputs.n_runs,
         inputs.step_times.tolist(),
@@ -1009,7 +1018,11 @@ def run(info: ModelInfo, inputs: RunInputs) -> dict[str, np.ndarray]:
         info.saveper,
     )
     result = {n: a.swapaxes(0, 1) for n, a in out.items()}
+    # a sum is NaN or infinite if any term is (or, rarely, if it overflows: then the
+    # caller's exact check finds nothing)
+    total = np.add.reduce(block) if block.size else 0.0
     for n, value in static.items():
+        total += np.add.reduce(np.asarray(value, dtype=float), axis=None)
         # time-invariant: a big result is a read-only view repeating the one value over
         # time (and over runs when it is the same for all) instead of n_times copies; a
         # small one is copied, which is faster than making the view
@@ -1021,4 +1034,4 @@ def run(info: ModelInfo, inputs: RunInputs) -> dict[str, np.ndarray]:
             result[n][...] = v
         else:
             result[n] = np.broadcast_to(v, shape)
-    return result
+    return result, bool(np.isfinite(total))

@@ -21,6 +21,7 @@ import tempfile
 import time
 import tomllib
 import tracemalloc
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from czsim.engines import model_info, run  # noqa: E402
+from czsim.engines import NonFiniteWarning, model_info, run  # noqa: E402
 from czsim.engines.pysd_engine import translated_model  # noqa: E402
 
 REAL_MODEL = REPO / "model" / "changzhou.mdl"
@@ -101,6 +102,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10_000)
     ap.add_argument("--pysd-runs", type=int, default=5)
     args = ap.parse_args()
+    # the timed calls check their results for NaN/inf as every run does; the last line
+    # reports what that check found
+    warnings.simplefilter("ignore", NonFiniteWarning)
     with tempfile.TemporaryDirectory(prefix="czsim-bench-") as tmp:
         os.environ["CZSIM_CACHE"] = str(Path(tmp) / "cache")  # forces a fresh translation
         bench(Path(tmp), args.runs, args.pysd_runs)
@@ -154,7 +158,9 @@ def bench(tmp: Path, n: int, pysd_runs: int) -> None:
 
     maxrss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tracemalloc.start()
-    ds = run(path, n_runs=n, constants=constants)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NonFiniteWarning)
+        ds = run(path, n_runs=n, constants=constants)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     maxrss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -165,6 +171,8 @@ def bench(tmp: Path, n: int, pysd_runs: int) -> None:
         f"(numpy buffers included; result's nominal size {out_mb:.1f} MiB); "
         f"process maxrss grew by {(maxrss1 - maxrss0) / 1024:.1f} MiB  (goal < 2 GiB)"
     )
+    if caught:
+        print(f"note: {caught[0].message}")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@ the same :class:`xarray.Dataset` layout, so results can be compared element by e
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
 
@@ -17,7 +19,11 @@ from czsim.engines.inputs import TimeSeries, build_dataset, prepare
 from czsim.engines.model_info import ModelInfo, VariableInfo, model_info
 from czsim.errors import ModelError
 
-__all__ = ["ModelInfo", "TimeSeries", "VariableInfo", "model_info", "run"]
+__all__ = ["ModelInfo", "NonFiniteWarning", "TimeSeries", "VariableInfo", "model_info", "run"]
+
+
+class NonFiniteWarning(UserWarning):
+    """A run's results contain NaN or infinity (the message says where it first appeared)."""
 
 
 def run(
@@ -30,6 +36,7 @@ def run(
     variables: Sequence[str] | None = None,
     times: Sequence[float] | None = None,
     time_step: float | None = None,
+    strict: bool = False,
 ) -> xr.Dataset:
     """Simulate a Vensim model ``n_runs`` times.
 
@@ -58,13 +65,18 @@ def run(
         INITIAL TIME..FINAL TIME every SAVEPER). The run ends at ``times[-1]``.
     time_step : float, optional
         Euler step in years (default: the model's TIME STEP).
+    strict : bool
+        If True, a result containing NaN or infinity raises :class:`ModelError` instead
+        of warning.
 
     Returns
     -------
     xarray.Dataset
         One float64 data variable per requested name, dims ``("run", "time",
         *subscript ranges)``; attrs ``units``, ``comment``, ``py_name`` per variable and
-        ``engine``, ``model_sha256``, ``time_step`` on the dataset. With the ensemble
+        ``engine``, ``model_sha256``, ``time_step`` on the dataset; ``nonfinite`` on the
+        dataset when some value is NaN or infinite (where it first appeared; a
+        :class:`NonFiniteWarning` says the same). With the ensemble
         engine, large results of variables that cannot change during the run (constants
         and what depends only on them) are read-only broadcast views; copy before
         writing into them.
@@ -87,11 +99,51 @@ def run(
     if engine == "ensemble":
         from czsim.engines import ensemble
 
-        data = ensemble.run(info, inputs)
+        data, finite = ensemble.run(info, inputs)
     elif engine == "pysd":
         from czsim.engines import pysd_engine
 
-        data = pysd_engine.run(info, inputs)
+        data, finite = pysd_engine.run(info, inputs), False
     else:
         raise ModelError(f"unknown engine '{engine}' (use 'ensemble' or 'pysd')", key="engine")
-    return build_dataset(info, inputs, data, engine)
+    ds = build_dataset(info, inputs, data, engine)
+    where = None if finite else first_nonfinite(info, inputs, data)
+    if where is not None:
+        ds.attrs["nonfinite"] = where
+        msg = f"NaN or infinity in the results: first {where}"
+        if strict:
+            raise ModelError(msg, file=info.path)
+        warnings.warn(f"{info.path.name}: {msg}", NonFiniteWarning, stacklevel=2)
+    return ds
+
+
+def first_nonfinite(info: ModelInfo, inputs, data: Mapping[str, np.ndarray]) -> str | None:
+    """Where the first NaN or infinity is: earliest saved time, then the variable first in
+    the output order, then the lowest run and element; None if every value is finite."""
+    best = None
+    for order, name in enumerate(inputs.variables):
+        arr = data[name]
+        # a broadcast view (time-invariant result) is checked on the values it repeats
+        small = arr[tuple(slice(0, 1) if st == 0 else slice(None) for st in arr.strides)]
+        by_time = small.swapaxes(0, 1)  # the ensemble's buffers are time-major
+        # per saved time, one sum tells whether a value may be NaN or infinite
+        sums = np.add.reduce(by_time.reshape(by_time.shape[0], -1), axis=1)
+        for k in np.flatnonzero(~np.isfinite(sums)):
+            if best is not None and (k, order) >= best[0]:
+                break
+            bad = ~np.isfinite(by_time[k])
+            if bad.any():  # else the sum overflowed
+                # argwhere's rows come in C order: lowest run, then first element
+                run_, *elem = (int(i) for i in np.argwhere(bad)[0])
+                best = ((int(k), order), name, run_, tuple(elem), float(by_time[k][(run_, *elem)]))
+                break
+    if best is None:
+        return None
+    (k, _), name, run_, elem, value = best
+    var = info.variables[name]
+    label = name
+    if elem:
+        label += (
+            "[" + ",".join(info.ranges[d][i] for d, i in zip(var.dims, elem, strict=True)) + "]"
+        )
+    return f"'{label}' = {value} in run {run_} at time {float(inputs.times[k]):g}"

@@ -30,10 +30,10 @@ import numpy as np
 
 from czsim.engines.inputs import RunInputs
 from czsim.engines.model_info import (
-    CONTROL_NAMES,
     ModelInfo,
     abstract_section,
     component_index,
+    is_control,
     model_info,
     normalize,
 )
@@ -134,6 +134,10 @@ _CONTROL_KEYS = {
     "time_step": "dt",
     "saveper": "_saveper",
 }
+
+
+def _is_negative_literal(ast) -> bool:
+    return isinstance(ast, (int, float, np.number)) and not isinstance(ast, bool) and ast < 0
 
 
 def _vensim_name(ref: str) -> str:
@@ -265,7 +269,7 @@ class _Compiler:
         self._mode = "init"
         elements = {}
         for el in self.section.elements:
-            if el.name.upper() in CONTROL_NAMES:
+            if is_control(el):
                 continue
             key = normalize(el.name)
             elements[key] = el
@@ -320,12 +324,13 @@ class _Compiler:
         static = all(a.static for a in args)
         if not static:
             args = [self.hoist(a) for a in args]
-        return _Expr(
-            fmt.format(*(f"({self.align(a, axes)})" for a in args)),
-            axes,
-            all(a.scalar for a in args),
-            static,
-        )
+        codes = [f"({self.align(a, axes)})" for a in args]
+        scalar = all(a.scalar for a in args)
+        if scalar:
+            # Python floats (TIME, literals) raise on 1/0 and give complex numbers for
+            # (-8)**0.5; numpy gives inf and NaN, as for arrays
+            codes[0] = f"np.float64{codes[0]}"
+        return _Expr(fmt.format(*codes), axes, scalar, static)
 
     def hoist(self, e: _Expr) -> _Expr:
         """Replace a static computed sub-expression of time-loop code by a name bound once
@@ -552,7 +557,10 @@ class _Compiler:
             if len(args) == 1:
                 if ast.operators[0] != "negative":
                     raise self.error(f"unsupported unary operator {ast.operators[0]}")
-                return _Expr(f"(-{args[0].code})", args[0].axes, args[0].scalar, args[0].static)
+                # the operand is parenthesised: its code may be a sum ("-(a + b)")
+                return _Expr(f"(-({args[0].code}))", args[0].axes, args[0].scalar, args[0].static)
+            if "^" in ast.operators:
+                return self.power_chain(ast, args)
             fmt = "{0}" + "".join(
                 f" {_ARITH[op]} {{{i + 1}}}" for i, op in enumerate(ast.operators)
             )
@@ -592,6 +600,25 @@ class _Compiler:
             return self.stateful(ast, mode)
         name = type(ast).__name__.replace("Structure", "").upper()
         raise self.error(f"unsupported function {name} in the ensemble engine")
+
+    def power_chain(self, ast, args: list[_Expr]) -> _Expr:
+        """``a ^ b ^ c`` (PySD gives ``^`` its own node, or a chain of ``^`` only).
+
+        ``^`` is right-associative, and PySD's parser folds a unary minus into the
+        number after it, so ``-2^2`` arrives as the base ``-2``: Vensim (and PySD's
+        generated ``-2**2``) read it as ``-(2^2)``, so a negative literal base is
+        negated after the power: ``-(2.0 ** rhs)``. Built from the right, as PySD does.
+        """
+        if set(ast.operators) != {"^"}:
+            raise self.error(f"unexpected operator mix {ast.operators} in one power chain")
+        right = args[-1]
+        for left_ast, left in zip(reversed(ast.arguments[:-1]), reversed(args[:-1]), strict=True):
+            if _is_negative_literal(left_ast):
+                base = _Expr(repr(-float(left_ast)), (), True, True)
+                right = self.combine("(-({0} ** {1}))", [base, right])
+            else:
+                right = self.combine("({0} ** {1})", [left, right])
+        return right
 
     def call(self, ast, mode: str) -> _Expr:
         fname = ast.function.reference
@@ -949,13 +976,15 @@ def check(model_path) -> None:
     compiled(str(info.path), info.sha256, frozenset(), frozenset(), ())
 
 
-def run(info: ModelInfo, inputs: RunInputs) -> dict[str, np.ndarray]:
+def run(info: ModelInfo, inputs: RunInputs) -> tuple[dict[str, np.ndarray], bool]:
     """Run all runs of ``inputs`` in one vectorised pass.
 
     Returns
     -------
     dict of str to numpy.ndarray
         Real name -> float64 array ``(n_runs, n_times, *shape)``.
+    bool
+        True if every value is certainly finite (False: some may be NaN or infinite).
     """
     model = compiled(
         str(info.path),
@@ -966,10 +995,16 @@ def run(info: ModelInfo, inputs: RunInputs) -> dict[str, np.ndarray]:
     )
     nt = len(inputs.times)
     # time-major buffers make every save one contiguous copy; the (run, time, ...)
-    # result is a transposed view of them
-    out = {
-        n: np.empty((nt, inputs.n_runs, *info.variables[n].shape)) for n in model.dynamic_outputs
-    }
+    # result is a transposed view of them. All of them are slices of one flat block, so
+    # one reduction afterwards tells whether any saved value is NaN or infinite.
+    shapes = [(nt, inputs.n_runs, *info.variables[n].shape) for n in model.dynamic_outputs]
+    sizes = [int(np.prod(s)) for s in shapes]
+    block = np.empty(sum(sizes))
+    out = {}
+    offset = 0
+    for n, shape, size in zip(model.dynamic_outputs, shapes, sizes, strict=True):
+        out[n] = block[offset : offset + size].reshape(shape)
+        offset += size
     static = model.simulate(
         inputs.n_runs,
         inputs.step_times.tolist(),
@@ -983,7 +1018,11 @@ def run(info: ModelInfo, inputs: RunInputs) -> dict[str, np.ndarray]:
         info.saveper,
     )
     result = {n: a.swapaxes(0, 1) for n, a in out.items()}
+    # a sum is NaN or infinite if any term is (or, rarely, if it overflows: then the
+    # caller's exact check finds nothing)
+    total = np.add.reduce(block) if block.size else 0.0
     for n, value in static.items():
+        total += np.add.reduce(np.asarray(value, dtype=float), axis=None)
         # time-invariant: a big result is a read-only view repeating the one value over
         # time (and over runs when it is the same for all) instead of n_times copies; a
         # small one is copied, which is faster than making the view
@@ -995,4 +1034,4 @@ def run(info: ModelInfo, inputs: RunInputs) -> dict[str, np.ndarray]:
             result[n][...] = v
         else:
             result[n] = np.broadcast_to(v, shape)
-    return result
+    return result, bool(np.isfinite(total))

@@ -268,6 +268,129 @@ def component_index(subs, dims, ranges, path, name) -> tuple:
     return tuple(idx)
 
 
+_CONTROL_KEYS = tuple(normalize(c) for c in CONTROL_NAMES)
+
+
+def is_control(element) -> bool:
+    """True for INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER in any spelling PySD
+    accepts (case, spaces or underscores: ``FINAL_TIME``, ``Time Step``)."""
+    from pysd.translators.structures import abstract_model as am
+
+    return isinstance(element, am.AbstractControlElement) or normalize(element.name) in (
+        _CONTROL_KEYS
+    )
+
+
+def _control_values(section, path) -> dict[str, float]:
+    """Values of the control variables, keyed ``initial_time`` etc.
+
+    A control may be any expression PySD accepts that does not change over time: numbers,
+    other controls (``SAVEPER = TIME STEP``), model constants, arithmetic, comparisons,
+    IF THEN ELSE, MIN, MAX, ABS, INTEGER. It is evaluated once, before the run.
+    """
+    from pysd.translators.structures import abstract_expressions as ae
+
+    asts = {}
+    for el in section.elements:
+        key = normalize(el.name)
+        if len(el.components) == 1 and not el.components[0].subscripts[0]:
+            asts[key] = (el.name, el.components[0].ast)
+    done: dict[str, float] = {}
+    arith = {
+        "+": lambda a, b: a + b,
+        "-": lambda a, b: a - b,
+        "*": lambda a, b: a * b,
+        "/": lambda a, b: a / b,
+        "^": lambda a, b: a**b,
+    }
+    logic = {
+        "=": lambda a, b: float(a == b),
+        "<>": lambda a, b: float(a != b),
+        "<": lambda a, b: float(a < b),
+        ">": lambda a, b: float(a > b),
+        "<=": lambda a, b: float(a <= b),
+        ">=": lambda a, b: float(a >= b),
+        ":AND:": lambda a, b: float(bool(a) and bool(b)),
+        ":OR:": lambda a, b: float(bool(a) or bool(b)),
+    }
+    calls = {
+        "min": min,
+        "max": max,
+        "abs": abs,
+        "integer": lambda a: float(int(a)),
+        "if_then_else": None,
+    }
+
+    def value(key: str, owner: str, seen: tuple[str, ...]) -> float:
+        if key in done:
+            return done[key]
+        if key in seen or key not in asts:
+            raise ModelError(
+                f"control variable refers to '{key}', which is not a constant "
+                "(use a number, another control variable or a constant)",
+                file=path,
+                key=owner,
+            )
+        name, ast = asts[key]
+        done[key] = evaluate(ast, name, (*seen, key))
+        return done[key]
+
+    def evaluate(ast, owner: str, seen: tuple[str, ...]) -> float:
+        if _is_number(ast) and np.ndim(ast) == 0:
+            return float(ast)
+        if isinstance(ast, ae.ReferenceStructure) and ast.subscripts is None:
+            if ast.reference == "time":
+                raise ModelError(
+                    "a control variable cannot depend on Time (use a number)",
+                    file=path,
+                    key=owner,
+                )
+            return value(ast.reference, owner, seen)
+        args = [evaluate(a, owner, seen) for a in getattr(ast, "arguments", ())]
+        if isinstance(ast, ae.ArithmeticStructure):
+            if ast.operators == ["negative"]:
+                return -args[0]
+            if set(ast.operators) == {"^"}:  # right-associative
+                out = args[-1]
+                for a_ast, a in zip(reversed(ast.arguments[:-1]), reversed(args[:-1]), strict=True):
+                    out = -((-a) ** out) if _is_number(a_ast) and a < 0 else a**out
+                return out
+            out = args[0]
+            for op, b in zip(ast.operators, args[1:], strict=True):
+                out = arith[op](out, b)
+            return out
+        if isinstance(ast, ae.LogicStructure):
+            if ast.operators == [":NOT:"]:
+                return float(not args[0])
+            out = args[-1]
+            for op, a in zip(reversed(ast.operators), reversed(args[:-1]), strict=True):
+                out = logic[op](a, out)
+            return out
+        if isinstance(ast, ae.CallStructure) and ast.function.reference in calls:
+            fname = ast.function.reference
+            if fname == "if_then_else" and len(args) == 3:
+                return args[1] if args[0] else args[2]
+            return float(calls[fname](*args))
+        raise ModelError(
+            "control variables must be numbers or expressions of constants "
+            "(+ - * / ^, comparisons, IF THEN ELSE, MIN, MAX, ABS, INTEGER)",
+            file=path,
+            key=owner,
+        )
+
+    out = {}
+    for el in section.elements:
+        if is_control(el):
+            key = normalize(el.name)
+            try:
+                out[key] = value(key, el.name, ())
+            except (ArithmeticError, ValueError, TypeError) as err:
+                raise ModelError(
+                    f"cannot evaluate control variable: {err}", file=path, key=el.name
+                ) from None
+    return out
+
+
 @lru_cache(maxsize=16)
 def _model_info_cached(path: str, sha: str) -> ModelInfo:
     from pysd.builders.python.namespace import NamespaceManager
@@ -282,14 +405,10 @@ def _model_info_cached(path: str, sha: str) -> ModelInfo:
     flows = _stock_flow_refs(section)
     from pysd.translators.structures import abstract_expressions as ae
 
-    control: dict[str, float] = {}
+    control = _control_values(section, path)
     variables: dict[str, VariableInfo] = {}
     for el in section.elements:
-        if isinstance(el, am.AbstractControlElement) or el.name.upper() in CONTROL_NAMES:
-            ast = el.components[0].ast
-            if not _is_number(ast):
-                raise ModelError("control variables must be numbers", file=path, key=el.name)
-            control[normalize(el.name)] = float(ast)
+        if is_control(el):
             continue
         dims = element_dims(el, ranges, path)
         shape = tuple(len(ranges[d]) for d in dims)
@@ -340,6 +459,8 @@ def _model_info_cached(path: str, sha: str) -> ModelInfo:
             shape=shape,
         )
     missing = [c for c in CONTROL_NAMES if normalize(c) not in control]
+    if not missing and not control["time_step"] > 0:
+        raise ModelError("TIME STEP must be positive", file=path, key="TIME STEP")
     if missing:
         raise ModelError(f"missing control variables: {', '.join(missing)}", file=path)
     return ModelInfo(

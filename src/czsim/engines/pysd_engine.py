@@ -138,13 +138,20 @@ def run(info: ModelInfo, inputs: RunInputs) -> dict[str, np.ndarray]:
             # PySD warns on every series/constant replacement; they are intended here
             warnings.simplefilter("ignore")
             model = pysd.load(str(py_file))
-            df = model.run(
-                params=_params_for_run(info, inputs, r),
-                return_columns=list(inputs.variables),
-                return_timestamps=list(inputs.times),
-                time_step=inputs.time_step,
-                final_time=inputs.final_time,
-            )
+            try:
+                df = model.run(
+                    params=_params_for_run(info, inputs, r),
+                    return_columns=list(inputs.variables),
+                    return_timestamps=list(inputs.times),
+                    time_step=inputs.time_step,
+                    final_time=inputs.final_time,
+                )
+            except ArithmeticError as err:  # Python floats: 1/0, overflow
+                raise ModelError(
+                    f"PySD stopped in run {r} at time {model.time()}: {err} (the ensemble "
+                    "engine gives inf or NaN there)",
+                    file=info.path,
+                ) from None
         if len(df) != nt:
             raise ModelError(f"PySD returned {len(df)} saved times, expected {nt}", file=info.path)
         for name in inputs.variables:

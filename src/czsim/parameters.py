@@ -64,7 +64,10 @@ class Parameter:
 
     ``variable`` is the model's real name; ``element`` is the subscript element for a
     subscripted variable (``None`` for a scalar). ``kind`` is ``"lever"`` (a policy choice) or
-    ``"assumption"`` (something we do not know).
+    ``"assumption"`` (something we do not know). ``key`` marks the dozen or so key levers: the
+    policy's main instruments and the growth assumptions planners argue about (``key = true``
+    in ``model/parameters.toml``; default false). The decision tools and the app's lever panel
+    use that list.
     """
 
     name: str
@@ -80,6 +83,7 @@ class Parameter:
     label_zh: str
     label_en: str
     source: str
+    key: bool = False
 
     @property
     def full_variable(self) -> str:
@@ -148,6 +152,10 @@ class ParameterTable(Mapping[str, Parameter]):
             out.setdefault(p.group, []).append(p)
         return out
 
+    def key_levers(self) -> list[Parameter]:
+        """The parameters flagged ``key = true``, in table order."""
+        return [p for p in self._by_name.values() if p.key]
+
     def defaults(self) -> dict[str, float]:
         """Default value of every parameter, by name."""
         return {p.name: p.default for p in self._by_name.values()}
@@ -173,6 +181,9 @@ def _parse(entry: dict, index: int, path: Path) -> Parameter:
         raise ParameterError("default outside [low, high]", file=path, key=entry["name"])
     if entry["kind"] not in ("lever", "assumption"):
         raise ParameterError("kind must be 'lever' or 'assumption'", file=path, key=entry["name"])
+    key_flag = entry.get("key", False)
+    if not isinstance(key_flag, bool):
+        raise ParameterError("key must be true or false", file=path, key=f"{entry['name']}.key")
     return Parameter(
         name=entry["name"],
         variable=split[0],
@@ -184,6 +195,7 @@ def _parse(entry: dict, index: int, path: Path) -> Parameter:
         label_zh=entry["label_zh"],
         label_en=entry["label_en"],
         source=entry["source"],
+        key=key_flag,
     )
 
 

@@ -8,21 +8,29 @@ The public API (see :mod:`czsim.api`)::
     run_many(base, overrides) -> xarray.Dataset          # one run per row
     scorecard(result) -> pandas.DataFrame
     compare([...]) -> pandas.DataFrame
+    break_even(target, levers, scenario) -> pandas.DataFrame   # see czsim.decisions
+    what_it_takes(target, scenario, levers, probability=) -> Solution
+    attribute(base, other, outcome) -> Attribution
 """
 
 from czsim.api import compare, run, run_many, targets
+from czsim.decisions import Attribution, Solution, attribute, break_even, what_it_takes
 from czsim.errors import CzsimError, ModelError, ParameterError, ScenarioError
 from czsim.parameters import Parameter, load_parameters
 from czsim.scenarios import Scenario, list_scenarios, load_scenario
 from czsim.targets import load_targets, probabilities, scorecard
 
 __all__ = [
+    "Attribution",
     "CzsimError",
     "ModelError",
     "Parameter",
     "ParameterError",
     "Scenario",
     "ScenarioError",
+    "Solution",
+    "attribute",
+    "break_even",
     "compare",
     "list_scenarios",
     "load_parameters",
@@ -33,5 +41,6 @@ __all__ = [
     "run_many",
     "scorecard",
     "targets",
+    "what_it_takes",
 ]
 __version__ = "0.1.0"

@@ -301,3 +301,20 @@ def test_real_model_break_even_of_investment_growth_meets_the_scale_target():
     card = czsim.scorecard(czsim.run(scenario))
     assert card.loc["industrial_scale", "value"] == pytest.approx(25000, abs=1e-3)
     assert bool(card.loc["industrial_scale", "reached"])
+
+
+def test_figures_are_matplotlib_figures():
+    from matplotlib.figure import Figure
+
+    from czsim.decisions.figures import break_even_bars, waterfall
+
+    base = Scenario(name="base", values={"a": 1.0, "b": 2.0})
+    other = Scenario(name="other", values={"a": 4.0, "b": 5.0, "w1": 3.0})
+    fig = waterfall(attribute(base, other, "p", **SETUP), top=2)
+    assert isinstance(fig, Figure)
+    assert len(fig.axes[0].get_yticklabels()) == 4  # base, top player, "others", other
+    table = break_even(None, None, DEFAULTS, **SETUP)
+    fig = break_even_bars(table, "q4")
+    assert isinstance(fig, Figure)
+    # a reaches Q <= 4 at 3 (distance 0.2); b cannot (listed last)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["a", "b"]

@@ -325,7 +325,8 @@ def _linearised(c_and_grad, z0: np.ndarray, norm: str, maxiter: int):
     z = z0.copy()
     c, g = c_and_grad(z)
     best, best_d = None, math.inf
-    alpha = 1.0  # step length: halved whenever |c| does not shrink (kinks make cycles)
+    alpha = 1.0  # step length: halved when |c| does not shrink by 10% (kinks make cycles),
+    # else grown by half (up to 1)
     for it in range(1, maxiter + 1):
         # aim a hair (1e-8 of the target's scale) inside, so the step's end is feasible
         y = _project(z0, g, float(g @ z - c) + 1e-8, norm)
@@ -334,14 +335,14 @@ def _linearised(c_and_grad, z0: np.ndarray, norm: str, maxiter: int):
         new = z + alpha * (y - z)
         step = float(np.max(np.abs(new - z)))
         c_new, g_new = c_and_grad(new)
-        if abs(c_new) >= 0.9 * abs(c):
-            alpha = max(alpha / 2, 1 / 256)
+        shrank = abs(c_new) < 0.9 * abs(c)
+        alpha = min(1.0, 1.5 * alpha) if shrank else max(alpha / 2, 1 / 256)
         z, c, g = new, c_new, g_new
         if c >= 0:
             d = float(np.sum(np.abs(z - z0)) if norm == "l1" else np.linalg.norm(z - z0))
             if d < best_d:
                 best, best_d = z.copy(), d
-        if step < 1e-7 or (c >= 0 and abs(c) < 1e-9 and step < 1e-5):
+        if step < 1e-7 or (0 <= c < 1e-6 and step < 1e-4):
             return best, z, it
     return best, z, maxiter
 

@@ -59,7 +59,7 @@ def main() -> None:
 
     import czsim
 
-    cold, warm, table = timed(lambda: czsim.break_even(None, None, "baseline"), args.repeat)
+    cold, warm, table = timed(lambda: czsim.break_even(None, "baseline"), args.repeat)
     n_targets, n_levers = table["target"].nunique(), table["lever"].nunique()
     status = table["status"].value_counts().to_dict()
     print(

@@ -94,6 +94,8 @@ TARGETS = (
     _target("q4", "Q", "<=", 4.0),
     _target("p", "P", ">=", 10.0),
     _target("share", "R", ">=", 0.5, unit="%"),
+    _target("y_about_20", "Y", "approx", 20.0, tolerance=1.0),
+    _target("z20", "Z", ">=", 20.0),
 )
 SETUP = {"model": KNOWN, "table": TABLE, "targets": TARGETS}
 DEFAULTS = Scenario(name="defaults")
@@ -104,7 +106,7 @@ def _y(a=1.0, b=2.0, c=0.0, w1=1.0, w2=2.0):
 
 
 def test_break_even_linear_closed_form():
-    table = break_even("y30", ["a", "b"], DEFAULTS, **SETUP).set_index("lever")
+    table = break_even("y30", DEFAULTS, ["a", "b"], **SETUP).set_index("lever")
     # 3a + 5*2 + 1 + 4 - 5 = 30  ->  a = 20/3;  3 + 5b = 30  ->  b = 27/5
     assert table.loc["a", "status"] == "break-even"
     assert table.loc["a", "break_even"] == pytest.approx(20 / 3, abs=1e-9)
@@ -116,7 +118,7 @@ def test_break_even_linear_closed_form():
 
 
 def test_break_even_unreachable_is_reported_with_the_best_value():
-    row = break_even("y_far", ["a"], DEFAULTS, **SETUP).iloc[0]
+    row = break_even("y_far", DEFAULTS, ["a"], **SETUP).iloc[0]
     assert row["status"] == "unreachable"
     assert math.isnan(row["break_even"])
     assert row["best_value"] == pytest.approx(_y(a=10))
@@ -124,21 +126,21 @@ def test_break_even_unreachable_is_reported_with_the_best_value():
 
 
 def test_break_even_not_monotone_lists_every_crossing():
-    row = break_even("q4", ["a", "b"], DEFAULTS, **SETUP).set_index("lever")
+    row = break_even("q4", DEFAULTS, ["a", "b"], **SETUP).set_index("lever")
     a = row.loc["a"]
     assert a["n_crossings"] == 2
     assert a["crossings"] == pytest.approx((3.0, 7.0), abs=1e-7)
     assert a["break_even"] == pytest.approx(3.0, abs=1e-7)  # nearest to the current a = 1
     assert a["direction"] == -1
     # from a = 9 the nearest crossing is 7
-    row9 = break_even("q4", ["a"], DEFAULTS.__class__(name="a9", values={"a": 9.0}), **SETUP)
+    row9 = break_even("q4", DEFAULTS.__class__(name="a9", values={"a": 9.0}), ["a"], **SETUP)
     assert row9.iloc[0]["break_even"] == pytest.approx(7.0, abs=1e-7)
     # Q does not depend on b and is not met: unreachable
     assert row.loc["b", "status"] == "unreachable"
 
 
 def test_break_even_table_covers_every_target_and_key_lever_in_few_calls():
-    table = break_even(None, None, DEFAULTS, **SETUP)
+    table = break_even(None, DEFAULTS, None, **SETUP)
     assert len(table) == len(TARGETS) * 2
     assert set(table["lever"]) == {"a", "b"}
     assert table.attrs["n_calls"] <= 5  # grid, 3 refinements, verification
@@ -149,7 +151,7 @@ def test_break_even_table_covers_every_target_and_key_lever_in_few_calls():
 
 
 def test_break_even_applied_meets_the_target():
-    table = break_even(["y30", "p", "share"], ["a", "b"], DEFAULTS, **SETUP)
+    table = break_even(["y30", "p", "share"], DEFAULTS, ["a", "b"], **SETUP)
     for row in table.itertuples():
         if row.status != "break-even":
             continue
@@ -289,7 +291,7 @@ def test_what_it_takes_unreachable_and_already_met():
 
 
 def test_real_model_break_even_of_investment_growth_meets_the_scale_target():
-    row = czsim.break_even("industrial_scale", ["industrial_investment_growth"], "baseline")
+    row = czsim.break_even("industrial_scale", "baseline", ["industrial_investment_growth"])
     row = row.iloc[0]
     p = load_parameters()["industrial_investment_growth"]
     assert row["status"] == "break-even"
@@ -313,8 +315,57 @@ def test_figures_are_matplotlib_figures():
     fig = waterfall(attribute(base, other, "p", **SETUP), top=2)
     assert isinstance(fig, Figure)
     assert len(fig.axes[0].get_yticklabels()) == 4  # base, top player, "others", other
-    table = break_even(None, None, DEFAULTS, **SETUP)
+    table = break_even(None, DEFAULTS, None, **SETUP)
     fig = break_even_bars(table, "q4")
     assert isinstance(fig, Figure)
     # a reaches Q <= 4 at 3 (distance 0.2); b cannot (listed last)
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["a", "b"]
+
+
+def test_break_even_of_subscripted_series_and_approx():
+    table = break_even(["y30", "y_about_20"], DEFAULTS, ["w2", "w1"], **SETUP)
+    table = table.set_index(["target", "lever"])
+    # 3 + 10 + w1 + 4 - 5 = 30 -> w1 = 18 > 10: unreachable; 3 + 10 + 1 + 2 w2 - 5 = 30 -> 10.5
+    assert table.loc[("y30", "w1"), "status"] == "unreachable"
+    assert table.loc[("y30", "w2"), "status"] == "unreachable"
+    assert table.loc[("y30", "w2"), "best_value"] == pytest.approx(29.0)
+    # approx: the crossing of the central value, 9 + 2 w2 = 20 -> w2 = 5.5
+    assert table.loc[("y_about_20", "w2"), "break_even"] == pytest.approx(5.5, abs=1e-9)
+    # a lever the scenario gives as a time series is set to a constant: Z = 5 g + 4 a = 20
+    series = Scenario(name="s", values={"g": ((2020.0, 1.0), (2030.0, 2.0))})
+    row = break_even("z20", series, ["g"], **SETUP).iloc[0]
+    assert row["current"] == pytest.approx(1.5)  # the series at the target year
+    assert row["break_even"] == pytest.approx(16 / 5, abs=1e-9)
+
+
+def test_attribution_refuses_too_many_players_for_exact():
+    from czsim.errors import ParameterError
+
+    base = Scenario(name="base")
+    other = Scenario(name="other", values={"a": 2.0, "b": 3.0})
+    with pytest.raises(ParameterError, match="year="):
+        attribute(base, other, "Y", **SETUP)
+    import czsim.decisions.attribution as attribution
+
+    limit = attribution.MAX_EXACT
+    try:
+        attribution.MAX_EXACT = 1
+        with pytest.raises(ParameterError, match="exact Shapley"):
+            attribute(base, other, "y30", method="exact", players="parameters", **SETUP)
+        auto = attribute(base, other, "y30", players="parameters", **SETUP)
+        assert auto.method == "permutation"
+        assert abs(auto.table["shapley"].sum() - auto.difference) < 1e-9
+    finally:
+        attribution.MAX_EXACT = limit
+
+
+def test_what_it_takes_applied_settings_reach_the_target_on_a_product():
+    # P = a b >= 10 from (1, 2): least L2 change on the hyperbola, then verified
+    sol = what_it_takes("p", DEFAULTS, ["a", "b"], **SETUP)
+    assert sol.status == "reached"
+    a, b = sol.settings["a"], sol.settings["b"]
+    assert TARGETS[3].reached(a * b)  # within the targets' relative slack of 1e-9
+    assert a * b == pytest.approx(10, rel=1e-3)
+    assert _value(sol.scenario, "P") == pytest.approx(a * b)
+    # on the hyperbola the least change from (1, 2) has (a - 1) / b == (b - 2) / a
+    assert (a - 1) * a == pytest.approx((b - 2) * b, rel=2e-2)

@@ -8,7 +8,7 @@ The public API (see :mod:`czsim.api`)::
     run_many(base, overrides) -> xarray.Dataset          # one run per row
     scorecard(result) -> pandas.DataFrame
     compare([...]) -> pandas.DataFrame
-    break_even(target, levers, scenario) -> pandas.DataFrame   # see czsim.decisions
+    break_even(target, scenario, levers) -> pandas.DataFrame   # see czsim.decisions
     what_it_takes(target, scenario, levers, probability=) -> Solution
     attribute(base, other, outcome) -> Attribution
 """

@@ -42,8 +42,8 @@ COLUMNS = [
 
 def break_even(
     target: str | Target | Sequence[str | Target] | None = "industrial_scale",
-    levers: Sequence[str | Parameter] | None = None,
     scenario: Scenario | str | Path | None = "baseline",
+    levers: Sequence[str | Parameter] | None = None,
     *,
     grid: int = 33,
     refine: int = 3,
@@ -71,10 +71,10 @@ def break_even(
     ----------
     target : str, Target, sequence of them or None
         Target id(s); ``None`` means every model-carried target (``basis = "model"``).
-    levers : sequence of str or Parameter, optional
-        Parameter names; default the key levers (``key = true`` in ``parameters.toml``).
     scenario : Scenario, str or Path, optional
         Where the other parameters stay (default ``"baseline"``; ``None``: model defaults).
+    levers : sequence of str or Parameter, optional
+        Parameter names; default the key levers (``key = true`` in ``parameters.toml``).
     grid : int
         Grid points per lever in the first batch.
     refine, points : int
@@ -106,7 +106,7 @@ def break_even(
     Examples
     --------
     >>> import czsim
-    >>> table = czsim.break_even("industrial_scale", ["industrial_investment_growth"])
+    >>> table = czsim.break_even("industrial_scale", "slowdown", ["industrial_investment_growth"])
     >>> table[["lever", "status", "break_even"]]  # doctest: +SKIP
     >>> everything = czsim.break_even(None)  # every model target x every key lever
     """

@@ -209,6 +209,11 @@ def what_it_takes(
         f"sequential linearisation with exact {norm.upper()} projection (scipy brentq), "
         "batched forward differences"
         + (f", P >= {probability} over {n_d} seeded draws" if sample else "")
+        + (
+            ", no [uncertain] ranges to draw: the probability is 0 or 1"
+            if probability is not None and not sample
+            else ""
+        )
     )
     c0 = c_and_grad(z0)[0]
     if c0 >= 0:

@@ -8,7 +8,6 @@ constants or time series (:class:`Choice`), so time-series parameters take part 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +76,14 @@ class Choice:
 
 
 Varying = PerRun | Choice
+
+
+@dataclass(frozen=True)
+class _Varied:
+    """A parameter's scenario value and how it varies run by run."""
+
+    base: Value
+    vary: Varying
 
 
 @dataclass
@@ -166,8 +173,6 @@ class Batch:
         Values shared by all runs.
     outcomes : sequence of Outcome
         What to read; the run ends at the latest year.
-    extra : sequence of Outcome, optional
-        Further outcomes (e.g. a cost variable).
     """
 
     def __init__(self, ctx: Context, scenario: Scenario, outcomes: Sequence[Outcome]) -> None:
@@ -227,7 +232,7 @@ class Batch:
             p = table.resolve(name)
             _check_range(p, value)
             base = self.scenario.values.get(p.name, p.default)
-            by_variable.setdefault(p.variable, {})[p.element] = (base, value)
+            by_variable.setdefault(p.variable, {})[p.element] = _Varied(base, value)
         constants: dict[str, np.ndarray] = {}
         series: dict[str, TimeSeries] = {}
         for variable, elements in by_variable.items():
@@ -239,12 +244,11 @@ class Batch:
             per_run = False
             for e in order:
                 spec = elements[e]
-                if isinstance(spec, tuple) and len(spec) == 2 and not _is_series(spec):
-                    base, vary = spec
+                if isinstance(spec, _Varied):
                     per_run = True
-                    knots += _knots(base)
-                    if isinstance(vary, Choice):
-                        for option in vary.options:
+                    knots += _knots(spec.base)
+                    if isinstance(spec.vary, Choice):
+                        for option in spec.vary.options:
                             knots += _knots(option)
                 else:
                     knots += _knots(spec)
@@ -293,10 +297,10 @@ def _put(arr: np.ndarray, times, rows, idx, value) -> None:
 
 def _fill(arr: np.ndarray, times, idx, spec) -> None:
     every = slice(None)
-    if not (isinstance(spec, tuple) and len(spec) == 2 and not _is_series(spec)):
+    if not isinstance(spec, _Varied):
         _put(arr, times, every, idx, spec)
         return
-    base, vary = spec
+    base, vary = spec.base, spec.vary
     if isinstance(vary, PerRun):
         values = np.asarray(vary.values, dtype=float)
         if vary.keep is None:
@@ -358,18 +362,3 @@ def draws(
     bounds = np.asarray([scenario.uncertain[n] for n in names], dtype=float)
     x = np.random.default_rng(seed).uniform(bounds[:, 0], bounds[:, 1], size=(n_draws, len(names)))
     return {n: x[:, i].copy() for i, n in enumerate(names)}
-
-
-def repeat_draws(sample: Mapping[str, np.ndarray], n_points: int) -> dict[str, PerRun]:
-    """Draws tiled for ``n_points`` candidates (run ``i * N + d`` is candidate ``i``, draw
-    ``d``)."""
-    return {k: PerRun(np.tile(v, n_points)) for k, v in sample.items()}
-
-
-def fraction(p: Parameter, value: float | np.ndarray) -> float | np.ndarray:
-    """A value as a fraction of the parameter's range ``[low, high]``."""
-    return (np.asarray(value, dtype=float) - p.low) / (p.high - p.low)
-
-
-def is_nan(x: float) -> bool:
-    return isinstance(x, float) and math.isnan(x)

@@ -278,6 +278,11 @@ def test_what_it_takes_with_probability_and_cost():
         "y30", sc, ["a", "b"], probability=0.8, n_draws=100, seed=7, cost="P", **SETUP
     )
     assert again.settings == sol.settings
+    # ranges given explicitly replace the scenario's: c in [0.5, 1] needs less
+    kinder = what_it_takes(
+        "y30", sc, ["a", "b"], probability=0.8, seed=7, uncertain={"c": (0.5, 1.0)}, **SETUP
+    )
+    assert kinder.distance < sol.distance
 
 
 def test_what_it_takes_unreachable_and_already_met():

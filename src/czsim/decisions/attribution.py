@@ -90,6 +90,7 @@ def attribute(
     n_permutations: int = 500,
     n_draws: int = 200,
     seed: int = 0,
+    uncertain: Mapping[str, tuple[float, float]] | None = None,
     model: str | Path | None = None,
     table: ParameterTable | None = None,
     targets: Sequence[Target] | None = None,
@@ -126,6 +127,8 @@ def attribute(
         (differing parameters it does not name are players on their own).
     n_permutations, n_draws, seed : int
         Sampling sizes and seed.
+    uncertain : mapping of parameter name to (low, high), optional
+        Ranges to draw for ``statistic="probability"`` instead of the scenarios' ones.
     model, table, targets
         Model file, parameter table and targets (default: the project's).
 
@@ -168,7 +171,8 @@ def attribute(
         )
     sample = {}
     if statistic == "probability":
-        ranges = Scenario(name="ranges", uncertain={**sa.uncertain, **sb.uncertain})
+        given = {**sa.uncertain, **sb.uncertain} if uncertain is None else dict(uncertain)
+        ranges = Scenario(name="ranges", uncertain=given)
         sample = draws(ranges, n_draws, seed, exclude=names)
     n_d = max(len(next(iter(sample.values()))) if sample else 1, 1)
     batch = Batch(ctx, sa, [out])

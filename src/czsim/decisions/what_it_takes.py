@@ -4,7 +4,7 @@ a given probability under the scenario's uncertainty."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -86,6 +86,7 @@ def what_it_takes(
     probability: float | None = None,
     n_draws: int = 100,
     seed: int = 0,
+    uncertain: Mapping[str, tuple[float, float]] | None = None,
     norm: Literal["l2", "l1"] = "l2",
     cost: str | None = None,
     fd_step: float = 1e-3,
@@ -134,6 +135,8 @@ def what_it_takes(
         Required probability of meeting the target under the scenario's uncertainty.
     n_draws, seed : int
         Draws of the ``[uncertain]`` ranges (only with ``probability``).
+    uncertain : mapping of parameter name to (low, high), optional
+        Ranges to draw instead of the scenario's ``[uncertain]`` ones.
     norm : {"l2", "l1"}
     cost : str, optional
         A model variable (``"Name"`` or ``"Name[element]"``) reported at the target year.
@@ -172,7 +175,8 @@ def what_it_takes(
     span = np.array([p.high - p.low for p in params])
     x0 = np.clip([current_value(sc, p, t.year) for p in params], lo, lo + span)
     z0 = (x0 - lo) / span
-    sample = draws(sc, n_draws, seed, exclude=names) if probability is not None else {}
+    ranges = sc if uncertain is None else replace(sc, uncertain=dict(uncertain))
+    sample = draws(ranges, n_draws, seed, exclude=names) if probability is not None else {}
     n_d = len(next(iter(sample.values()))) if sample else 1
     need = math.ceil((probability or 1.0) * n_d - 1e-9) if sample else 1
     need = min(max(need, 1), n_d)

@@ -21,6 +21,7 @@ from czsim import paths
 
 NOTEBOOK_DIR = Path(paths.ROOT) / "notebooks"
 NOTEBOOKS = ("01_explore_scenarios.ipynb", "02_sensitivity.ipynb", "03_model_walkthrough.ipynb")
+NOTEBOOKS += ("04_what_it_takes.ipynb",)
 #: Each notebook must run in under two minutes on the project's 2-core machine.
 BUDGET_SECONDS = 120
 

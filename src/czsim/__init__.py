@@ -9,23 +9,31 @@ The public API (see :mod:`czsim.api`)::
     scorecard(result) -> pandas.DataFrame
     compare([...]) -> pandas.DataFrame
     target_table() -> pandas.DataFrame                   # the policy's targets
+    break_even(target, scenario, levers) -> pandas.DataFrame   # see czsim.decisions
+    what_it_takes(target, scenario, levers, probability=) -> Solution
+    attribute(base, other, outcome) -> Attribution
 """
 
 from importlib import metadata as _metadata
 
 from czsim.api import compare, run, run_many, target_table
+from czsim.decisions import Attribution, Solution, attribute, break_even, what_it_takes
 from czsim.errors import CzsimError, ModelError, ParameterError, ScenarioError
 from czsim.parameters import Parameter, load_parameters
 from czsim.scenarios import Scenario, list_scenarios, load_scenario
 from czsim.targets import load_targets, probabilities, scorecard
 
 __all__ = [
+    "Attribution",
     "CzsimError",
     "ModelError",
     "Parameter",
     "ParameterError",
     "Scenario",
     "ScenarioError",
+    "Solution",
+    "attribute",
+    "break_even",
     "compare",
     "list_scenarios",
     "load_parameters",
@@ -36,6 +44,7 @@ __all__ = [
     "run_many",
     "scorecard",
     "target_table",
+    "what_it_takes",
 ]
 try:  # one version source: pyproject.toml, through the installed package's metadata
     __version__ = _metadata.version("czsim")

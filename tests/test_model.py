@@ -3,6 +3,8 @@ stocks never go negative, and its results converge when the time step shrinks.""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -190,3 +192,105 @@ TIME STEP = 0.25
         for r, g in enumerate((0.1, 0.2)):
             expected = 100 * (1 + g * 0.25) ** n
             np.testing.assert_allclose(result["Stock"].isel(run=r).values, expected, rtol=1e-12)
+
+
+# -------------------------------------------------------------------- citations of numbers
+
+_CITATION = re.compile(r"\[src:\s*([^\]]+)\]")
+
+
+def _source_ids() -> set[str]:
+    import pandas as pd
+
+    return set(pd.read_csv(paths.ROOT / "model" / "data" / "sources.csv", dtype=str)["id"])
+
+
+def test_every_citation_in_the_model_is_a_source_row():
+    """``[src: id, ...]`` in a comment names rows of model/data/sources.csv."""
+    ids = _source_ids()
+    info = model_info(paths.MODEL_FILE)
+    cited = 0
+    for name, var in info.variables.items():
+        for group in _CITATION.findall(var.comment):
+            for sid in (x.strip() for x in group.split(",")):
+                assert sid in ids, f"{name} cites unknown source {sid!r}"
+                cited += 1
+    assert cited >= 20
+
+
+def test_every_initial_value_cites_data_or_says_assumption():
+    """Each number a stock starts from, and each 'Initial ...' or '... 2021' input, is either
+    data (its comment cites a source row) or marked as an assumption."""
+    from pysd.translators.structures import abstract_expressions as ae
+
+    from czsim.engines.model_info import abstract_section
+
+    info = model_info(paths.MODEL_FILE)
+    section, _ = abstract_section(paths.MODEL_FILE)
+    numeric_stocks = {
+        el.name
+        for el in section.elements
+        for c in el.components
+        if isinstance(c.ast, ae.IntegStructure) and isinstance(c.ast.initial, (int, float))
+    }
+    initial_inputs = {
+        n
+        for n, v in info.variables.items()
+        if v.type == "constant" and (n.startswith("Initial ") or n.endswith(" 2021"))
+    }
+    missing = []
+    for name in sorted(numeric_stocks | initial_inputs):
+        comment = info.variables[name].comment
+        if not (_CITATION.search(comment) or re.search(r"assumption", comment, re.I)):
+            missing.append(name)
+    assert not missing, f"no source row and no 'assumption': {missing}"
+
+
+def test_cluster_mapping_is_data_and_cites_its_rows():
+    """model/data/cluster_mapping.csv (2015 sector -> cluster shares with ranges) and
+    cluster_anchors.csv cite rows of sources.csv, and the sector values are the cited data
+    (or the stated arithmetic on them)."""
+    import pandas as pd
+
+    data = paths.ROOT / "model" / "data"
+    sources = pd.read_csv(data / "sources.csv", dtype={"value": str})
+    mapping = pd.read_csv(data / "cluster_mapping.csv")
+    anchors = pd.read_csv(data / "cluster_anchors.csv", dtype={"value": str})
+    ids = set(sources["id"])
+    assert set(mapping["source"]) <= ids and set(anchors["source"]) <= ids
+    clusters = set(model_info(paths.MODEL_FILE).ranges["Cluster"])
+    assert set(mapping["cluster"]) == clusters
+    assert (mapping["share_low"] <= mapping["share"]).all()
+    assert (mapping["share"] <= mapping["share_high"]).all()
+    assert (mapping.groupby("sector")["share"].sum() <= 1.0 + 1e-9).all()
+
+    def cited(indicator_part: str) -> float:
+        rows = sources[sources["indicator"].str.contains(indicator_part, regex=False)]
+        assert len(rows) == 1, indicator_part
+        return float(rows["value"].iloc[0])
+
+    sector = {
+        "machinery": cited("sector_output_machinery"),
+        "chemicals": cited("sector_output_chemical"),
+        "metallurgy": cited("sector_output_metallurgy"),
+        "textiles": cited("sector_output_textile"),
+        "electronics": cited("sector_output_electronics"),
+        "biomedicine": cited("sector_output_biomedicine"),
+        "building_materials": cited("sector_output_building"),
+        "auto_parts": cited("cluster_output_auto_and_parts"),
+        "pv": cited("cluster_output_solar_PV"),
+    }
+    total_2015 = float(
+        sources[
+            (sources["id"] == "tjj_communique_2015") & sources["indicator"].str.startswith("above")
+        ]["value"].iloc[0]
+    )
+    seven = ("machinery", "chemicals", "metallurgy", "textiles", "electronics")
+    sector["machinery_net"] = sector["machinery"] - sector["auto_parts"] - sector["pv"]
+    sector["rest"] = (
+        total_2015
+        - sum(sector[k] for k in seven)
+        - sum(sector[k] for k in ("biomedicine", "building_materials"))
+    )
+    for row in mapping.itertuples():
+        assert row.sector_2015 == pytest.approx(sector[row.sector], abs=0.05), row.sector

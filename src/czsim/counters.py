@@ -1,15 +1,18 @@
 """Counter targets, from one table: ``model/counters.tsv``.
 
 Targets the dynamic model does not explain are carried by ``Policy counter[Counter]``, a level
-that grows at an annual rate. Each counter's numbers (2021 level, baseline rate, plan rate,
-the top of its slider) and the reasoning behind them are written once, in ``counters.tsv``.
-From that table:
+that grows at an annual rate. Each counter's numbers (2021 level, baseline rate, the pace seen in
+the data where there is any, the top of its slider) and the reasoning behind them are written
+once, in ``counters.tsv``. From that table:
 
 - the parameter table gets one ``counter_<element>`` parameter per counter at load time
   (:func:`counter_parameters`, called by :func:`czsim.parameters.load_parameters`);
-- the model file's ``Counter``, ``Counter initial`` and ``Counter rate`` equations and the plan
-  scenario's counter block are generated (:func:`write`, ``czsim counters``), and a
-  test checks that the committed files equal what the table gives.
+- the model file's ``Counter``, ``Counter initial`` and ``Counter rate`` equations are
+  generated (:func:`write`, ``czsim counters``), and a test checks that the committed file
+  equals what the table gives;
+- the scorecard shows each counter target as a *pace check* (:func:`pace`): the pace the
+  target requires against the pace seen in the data, never as "reached" — a counter's level
+  is whatever rate a scenario assumes, so reaching it would say nothing the assumption did not.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from czsim import paths
 from czsim.errors import ParameterError
 
 COUNTERS_FILE = paths.ROOT / "model" / "counters.tsv"
-PLAN_FILE = paths.SCENARIO_DIR / "plan.toml"
 COLUMNS = (
     "element",
     "unit",
@@ -33,11 +35,10 @@ COLUMNS = (
     "initial_source",
     "baseline_rate",
     "baseline_source",
-    "plan_rate",
-    "plan_source",
+    "history_pace",
+    "history_source",
     "high",
 )
-PLAN_START = "# Counter targets (generated from model/counters.tsv by `czsim counters`):"
 _TAB = "\t"  # Vensim writes an empty units field as a tab
 _ASSUMPTION = re.compile(r"^(assumption:\s*)+", re.IGNORECASE)
 
@@ -52,8 +53,8 @@ class Counter:
     initial_source: str
     baseline_rate: float
     baseline_source: str
-    plan_rate: float
-    plan_source: str
+    history_pace: float | None
+    history_source: str
     high: float
 
     @property
@@ -92,9 +93,9 @@ def load_counters(path: str | Path | None = None) -> tuple[Counter, ...]:
     out = []
     for line, row in enumerate(reader, start=2):
         numbers = {
-            k: _number(row[k], line=line, key=k)
-            for k in ("initial_2021", "baseline_rate", "plan_rate", "high")
+            k: _number(row[k], line=line, key=k) for k in ("initial_2021", "baseline_rate", "high")
         }
+        history = row["history_pace"].strip()
         out.append(
             Counter(
                 element=row["element"],
@@ -103,8 +104,8 @@ def load_counters(path: str | Path | None = None) -> tuple[Counter, ...]:
                 initial_source=row["initial_source"],
                 baseline_rate=numbers["baseline_rate"],
                 baseline_source=row["baseline_source"],
-                plan_rate=numbers["plan_rate"],
-                plan_source=row["plan_source"],
+                history_pace=_number(history, line=line, key="history_pace") if history else None,
+                history_source=row["history_source"],
                 high=numbers["high"],
             )
         )
@@ -170,43 +171,27 @@ Counter initial[Counter]=
 {initial}
 	~	target units (see model/counters.tsv)
 	~	Level at the end of 2021; for counters of additions during 十四五 ("新增"), the 2021
-		additions. Data only for firms_revenue_100_500 (17 firms above 100亿 in 2021 less one
-		above 1000亿; 工信局 2021年工业大企业通报); assumption for every other element, each
-		reasoned in model/counters.tsv (initial_source).
+		additions. Data for firms_revenue_100_500 (17 firms above 100亿 in 2021 less one above
+		1000亿; 工信局 2021年工业大企业通报), unicorn_firms and gazelle_firms
+		(changzhou_history_2010_2022.csv); assumption for every other element, each reasoned in
+		model/counters.tsv (initial_source).
 	|
 
 Counter rate[Counter]=
 {rate}
 	~	target units/Year
 	~	Additions per year if 2015-2022 trends continue (baseline). Assumption for every
-		element, each reasoned in model/counters.tsv (baseline_source); the plan scenario sets
-		the rates the policy states or implies.
+		element, each reasoned in model/counters.tsv (baseline_source). No scenario sets a
+		counter to the pace its target requires: the scorecard compares that pace with the data.
 	|
 
 """
-
-
-def plan_block(counters: tuple[Counter, ...]) -> str:
-    """The plan scenario's counter rates, one line each with its reason."""
-    lines = [
-        PLAN_START,
-        "# the pace the policy states, or (target - 2021 level) / 4 where it states only the end",
-        "# value (plan_source in the table).",
-    ]
-    for c in counters:
-        lines.append(f"counter_{c.element} = {_number_text(c.plan_rate)}")
-    return "\n".join(lines) + "\n"
 
 
 def _replace_mdl(text: str, block: str) -> str:
     start = text.index("Counter:\n")
     end = text.index("Policy counter[Counter]=")
     return text[:start] + block + text[end:]
-
-
-def _replace_plan(text: str, block: str) -> str:
-    start = text.index(PLAN_START) if PLAN_START in text else len(text)
-    return text[:start] + block
 
 
 def generated() -> dict[Path, str]:
@@ -216,15 +201,48 @@ def generated() -> dict[Path, str]:
         paths.MODEL_FILE: _replace_mdl(
             paths.MODEL_FILE.read_text(encoding="utf-8"), mdl_block(counters)
         ),
-        PLAN_FILE: _replace_plan(PLAN_FILE.read_text(encoding="utf-8"), plan_block(counters)),
     }
 
 
 def write() -> list[Path]:
-    """Regenerate the counter parts of the model and the plan scenario; return changed files."""
+    """Regenerate the counter equations of the model; return the files that changed."""
     changed = []
     for path, text in generated().items():
         if path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
             changed.append(path)
     return changed
+
+
+@dataclass(frozen=True)
+class Pace:
+    """A counter target's pace check: what the target requires against what the data show.
+
+    Attributes
+    ----------
+    required : float
+        Additions per year from the 2021 level to the target value by the target's year.
+    history : float or None
+        Additions per year seen in the data (``None``: no data).
+    source : str
+        Where ``history`` comes from.
+    """
+
+    required: float
+    history: float | None
+    source: str
+
+    @property
+    def ratio(self) -> float:
+        """``required / history``: how many times the past pace the target needs (NaN: no data)."""
+        if self.history is None or self.history <= 0:
+            return math.nan
+        return self.required / self.history
+
+
+def pace(element: str, target_value: float, target_year: int, start_year: int = 2021) -> Pace:
+    """Return the pace check of the counter ``element`` for a target value in a year."""
+    by_element = {c.element: c for c in load_counters()}
+    counter = by_element[element]
+    required = (target_value - counter.initial) / max(target_year - start_year, 1)
+    return Pace(required, counter.history_pace, counter.history_source)

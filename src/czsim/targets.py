@@ -16,6 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from czsim import paths
+from czsim.counters import pace
 from czsim.engines.model_info import model_info
 from czsim.errors import CzsimError, closest
 from czsim.groups import check_group
@@ -309,7 +310,10 @@ def scorecard(
         positive = met with room), ``first_year`` reached within the simulated years, and
         ``status``: ``reached``, ``missed``, ``untracked``, ``not in results`` (the variable
         or the target's year was not simulated: never "missed") or ``invalid`` (the model
-        gave NaN or infinity: never reached or missed).
+        gave NaN or infinity: never reached or missed) or ``pace check`` (a counter target: the
+        model does not explain it, so it is never "reached"; ``required_pace`` is the additions
+        per year its target needs from the 2021 level, ``history_pace`` those seen in the data
+        — NaN where there are none — and ``pace_ratio`` the one over the other).
     """
     targets = load_targets() if targets is None else tuple(targets)
     times = result["time"].values
@@ -332,12 +336,22 @@ def scorecard(
         }
         at = year_index(times, t.year)
         missing = dict(value=math.nan, reached=pd.NA, gap=math.nan, first_year=math.nan)
+        if t.basis == "counter" and t.tracked and t.value is not None:
+            check = pace(t.element, t.value, t.year)
+            row.update(
+                required_pace=check.required * scale,
+                history_pace=math.nan if check.history is None else check.history * scale,
+                pace_ratio=check.ratio,
+            )
         if not t.tracked:
             row.update(missing, status="untracked")
         elif t.variable not in result or at is None:
             row.update(missing, status="not in results")
         elif not np.isfinite(values[k, at]):
             row.update(missing, status="invalid")
+        elif t.basis == "counter":
+            # A counter's level is whatever rate the scenario assumes: a pace check, never a verdict.
+            row.update(missing, value=float(values[k, at]) * scale, status="pace check")
         else:
             series = values[k]
             value = float(series[at])
@@ -352,6 +366,9 @@ def scorecard(
         rows.append(row)
     frame = pd.DataFrame(rows).set_index("id")
     frame["reached"] = frame["reached"].astype("boolean")
+    for column in ("required_pace", "history_pace", "pace_ratio"):
+        if column not in frame:
+            frame[column] = math.nan
     return frame
 
 

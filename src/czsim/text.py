@@ -15,6 +15,7 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     "untracked": ("– 未建模", "– untracked"),
     "not in results": ("? 无结果", "? not in results"),
     "invalid": ("! 无效(非数值)", "! invalid (not a number)"),
+    "pace check": ("◷ 进度核对", "◷ pace check"),
 }
 
 

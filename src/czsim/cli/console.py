@@ -20,6 +20,7 @@ STATUS_STYLE = {
     "untracked": "dim",
     "not in results": "dim",
     "invalid": "magenta",
+    "pace check": "cyan",
 }
 
 __all__ = ["STATUS_STYLE", "escape", "format_number", "make_console", "status_cell"]

@@ -20,7 +20,7 @@ COLUMNS = (
     ("模拟值", "Simulated"),
     ("单位", "Unit"),
     ("状态", "Status"),
-    ("差距", "Gap"),
+    ("差距/进度", "Gap / pace"),
     ("首次达成", "First reached"),
     ("依据", "Basis"),
 )
@@ -30,8 +30,10 @@ def print_scorecard(card: pd.DataFrame, *, title: str, lang: str, console: Conso
     """Print a scorecard as a table (status in words and colour, not colour alone)."""
     zh = lang == "zh"
     table = Table(title=escape(title), show_lines=False)
-    for pair in COLUMNS:
-        table.add_column(pair[0] if zh else pair[1], overflow="fold")
+    for i, pair in enumerate(COLUMNS):
+        table.add_column(
+            pair[0] if zh else pair[1], overflow="fold", min_width=58 if i == 0 else None
+        )
     for _, row in card.iterrows():
         first = "" if pd.isna(row["first_year"]) else str(int(row["first_year"]))
         table.add_row(
@@ -41,16 +43,27 @@ def print_scorecard(card: pd.DataFrame, *, title: str, lang: str, console: Conso
             format_number(row["value"]),
             escape(row["unit"]),
             status_cell(row["status"], lang),
-            format_number(row["gap"]),
+            _pace_text(row, zh) if row["status"] == "pace check" else format_number(row["gap"]),
             first,
             row["basis"],
         )
     console.print(table)
     tracked = card[card["status"].isin(["reached", "missed"])]
+    paces = card[card["status"] == "pace check"]
     console.print(
-        f"{int(tracked['reached'].sum())} / {len(tracked)} tracked targets reached; "
+        f"{int(tracked['reached'].sum())} / {len(tracked)} tracked targets reached (model); "
+        f"{len(paces)} pace checks ({int(paces['history_pace'].notna().sum())} with data); "
         f"{int((card['status'] == 'untracked').sum())} untracked."
     )
+
+
+def _pace_text(row: pd.Series, zh: bool) -> str:
+    """A counter target's pace check: the pace its target needs against the data's."""
+    need = format_number(row["required_pace"])
+    if pd.isna(row["history_pace"]):
+        return f"需{need}/年(无数据)" if zh else f"{need}/yr (no data)"
+    past = format_number(row["history_pace"])
+    return f"需{need}/年(过去{past})" if zh else f"{need}/yr (past {past})"
 
 
 def _cmd(args: argparse.Namespace, console: Console) -> int:

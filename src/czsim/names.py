@@ -37,6 +37,7 @@ class VariableRef:
         return cls(match.group("name").strip(), element.strip() if element else None)
 
     def __str__(self) -> str:
+        """Return ``"Variable[element]"``, or just ``"Variable"`` when there is no element."""
         return f"{self.name}[{self.element}]" if self.element else self.name
 
 

@@ -28,8 +28,11 @@ def cjk_font() -> str | None:
 
 
 def use_cjk_font() -> str | None:
-    """Make matplotlib draw Chinese labels with an installed CJK font (falls back to
-    DejaVu Sans for Latin text). Returns the font used, or None if none is installed."""
+    """Make matplotlib draw Chinese labels with an installed CJK font.
+
+    DejaVu Sans remains the fallback for Latin text. Returns the font used, or None if none
+    is installed.
+    """
     font = cjk_font()
     if font:
         matplotlib.rcParams["font.family"] = "sans-serif"

@@ -49,7 +49,7 @@ _PLURAL = {
 
 
 def _anchor(text: str) -> str:
-    """A stable, ASCII-safe anchor id for a sector or element."""
+    """Return a stable, ASCII-safe anchor id for a sector or element."""
     slug = re.sub(r"[^0-9a-z]+", "-", text.lower()).strip("-")
     return slug or "section"
 
@@ -92,8 +92,10 @@ def _summary(table: pd.DataFrame) -> str:
 
 
 def markdown(model: str | Path | None = None, *, diagrams: Sequence[str] = ()) -> str:
-    """The model reference as Markdown: every element with its equation, units, comment and
-    source kind, grouped by sector, with a table of contents and the main feedback loops.
+    """Render the model reference as Markdown.
+
+    Every element is listed with its equation, units, comment and source kind, grouped by
+    sector, with a table of contents and the main feedback loops.
 
     Parameters
     ----------
@@ -161,7 +163,7 @@ nav ul { columns: 2; }
 
 
 def html_page(model: str | Path | None = None, *, diagrams: Sequence[str] = ()) -> str:
-    """The model reference as a standalone HTML page (same content as :func:`markdown`)."""
+    """Render the model reference as a standalone HTML page (same content as :func:`markdown`)."""
     path = model_path(model)
     title, description, groups = _sections(path)
     table = element_table(path)
@@ -223,9 +225,10 @@ DIAGRAMS = (("model_diagram", "element"), ("model_sectors", "sector"))
 def write_docs(
     out_dir: str | Path = "docs", *, model: str | Path | None = None, diagram: bool = True
 ) -> list[Path]:
-    """Write the model reference: ``model.md``, ``model.html`` and, with ``diagram``, the
-    element diagram ``model_diagram.svg``/``.png`` and sector overview
-    ``model_sectors.svg``/``.png``.
+    """Write the model reference files into ``out_dir``.
+
+    These are ``model.md``, ``model.html`` and, with ``diagram``, the element diagram
+    ``model_diagram.svg``/``.png`` and the sector overview ``model_sectors.svg``/``.png``.
 
     Parameters
     ----------

@@ -41,7 +41,7 @@ _FONT = "Noto Sans CJK SC"
 
 
 def _q(text: str) -> str:
-    """A DOT string literal."""
+    """Quote ``text`` as a DOT string literal."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
@@ -50,9 +50,12 @@ def _wrap(name: str, width: int = 18) -> str:
 
 
 def _diagram_nodes(table: pd.DataFrame, edges: pd.DataFrame) -> set[str]:
-    """Elements drawn in the element diagram: stocks, flows and auxiliaries that take part in
-    the running model. Constants, control variables and auxiliaries used only to initialise
-    stocks are left out to keep about 80 nodes legible."""
+    """Choose the elements drawn in the element diagram.
+
+    These are the stocks, flows and auxiliaries that take part in the running model.
+    Constants, control variables and auxiliaries used only to initialise stocks are left out
+    to keep about 80 nodes legible.
+    """
     dynamic = table[table["type"].isin(["stock", "flow", "auxiliary", "lookup"])]
     used_live = set(edges.loc[edges["kind"] != "init", "source"])
     # a constant that is itself a stock's inflow (a build rate) is the stock's only driver
@@ -189,8 +192,10 @@ def _sector_links(table: pd.DataFrame, edges: pd.DataFrame) -> pd.DataFrame:
 def _loop_sector_edges(
     loops: Sequence[FeedbackLoop], sector_of: dict[str, str]
 ) -> dict[tuple[str, str], list[str]]:
-    """For each (sector, sector) pair, the loops that cross it (a self pair when a loop stays
-    inside one sector)."""
+    """Map each (sector, sector) pair to the feedback loops that cross it.
+
+    A loop that stays inside one sector maps to a self pair ``(sector, sector)``.
+    """
     out: dict[tuple[str, str], list[str]] = defaultdict(list)
     for loop in loops:
         secs = [sector_of[n] for n in loop.path]
@@ -284,8 +289,9 @@ def dot_executable() -> str:
 
 
 def render(dot_source: str, out: str | Path) -> Path:
-    """Render DOT source to ``out`` with Graphviz's ``dot`` (format from the suffix:
-    .svg, .png or .pdf).
+    """Render DOT source to ``out`` with Graphviz's ``dot``.
+
+    The format comes from the suffix: .svg, .png or .pdf.
 
     Raises
     ------

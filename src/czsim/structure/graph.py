@@ -45,6 +45,7 @@ class FeedbackLoop:
 
     @property
     def polarity(self) -> str:
+        """Return ``"reinforcing"`` for an ``R`` loop, otherwise ``"balancing"``."""
         return "reinforcing" if self.id.startswith("R") else "balancing"
 
 
@@ -86,8 +87,11 @@ _INITIAL_FIELDS = ("initial", "initial_trend")
 
 
 def _references(node, out: set[str]) -> set[str]:
-    """Collect the ReferenceStructure keys under an abstract-syntax node that act while the
-    model runs (not those inside INITIAL() or an initial-value argument)."""
+    """Collect the references under an abstract-syntax node that act while the model runs.
+
+    These are the ReferenceStructure keys outside INITIAL() and outside an initial-value
+    argument; they are added to ``out``, which is returned.
+    """
     from pysd.translators.structures import abstract_expressions as ae
 
     if isinstance(node, ae.ReferenceStructure):
@@ -105,7 +109,7 @@ def _references(node, out: set[str]) -> set[str]:
 
 
 def _init_references(node, out: set[str]) -> set[str]:
-    """References inside INITIAL() and inside the initial value of INTEG/SMOOTH/DELAY."""
+    """Collect the references inside INITIAL() and the initial value of INTEG/SMOOTH/DELAY."""
     from pysd.translators.structures import abstract_expressions as ae
 
     if isinstance(node, ae.InitialStructure):
@@ -208,7 +212,7 @@ def _shortest_path(links: dict[str, list[str]], source: str, target: str) -> lis
 
 
 def feedback_loops(model: str | Path | None = None) -> list[FeedbackLoop]:
-    """The main feedback loops (:func:`documented_loops`) with their full paths in the model.
+    """Find the main feedback loops (:func:`documented_loops`) with their full paths in the model.
 
     Between consecutive waypoints the path is the shortest route along links that act while
     the model runs (initial-value links excluded).

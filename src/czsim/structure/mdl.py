@@ -123,7 +123,9 @@ def read_mdl(path: str | Path) -> tuple[str, str, dict[str, MdlEntry], list[tupl
 
 
 def source_kind(comment: str) -> str:
-    """``"data"``, ``"derived"``, ``"assumption"`` or ``"definition"`` from a comment.
+    """Classify an element's source from its comment.
+
+    The result is ``"data"``, ``"derived"``, ``"assumption"`` or ``"definition"``.
 
     The first of the keywords ``Data:``, ``Derived``, ``assumption`` in the comment decides;
     a comment with none of them defines the element (an identity or accounting relation).
@@ -133,6 +135,7 @@ def source_kind(comment: str) -> str:
 
 
 def model_path(model: str | Path | None) -> Path:
+    """Return ``model`` as a Path, or the default model file when it is ``None``."""
     return Path(model) if model is not None else paths.MODEL_FILE
 
 
@@ -145,8 +148,9 @@ def _equation(entry: MdlEntry) -> str:
 
 
 def element_table(model: str | Path | None = None) -> pd.DataFrame:
-    """One row per element of the model file: variables, lookups, control variables and
-    subscript ranges.
+    """Tabulate the elements of the model file, one row each.
+
+    The elements are variables, lookups, control variables and subscript ranges.
 
     Parameters
     ----------
@@ -197,8 +201,15 @@ def element_table(model: str | Path | None = None) -> pd.DataFrame:
 
 
 def _check_against_pysd(path: Path, entries: dict[str, MdlEntry]) -> None:
-    """The text reading must find exactly the elements PySD finds: otherwise the docs would
-    silently drop or invent something."""
+    """Check that the text reading finds exactly the elements PySD finds.
+
+    Otherwise the docs would silently drop or invent something.
+
+    Raises
+    ------
+    ModelError
+        The two readings name different elements.
+    """
     section, _ = abstract_section(path)
     pysd_names = {normalize(e.name) for e in section.elements}
     pysd_names |= {normalize(r.name) for r in section.subscripts}

@@ -70,6 +70,17 @@ def _naive(fitted: pd.DataFrame, row) -> tuple[float, str, float]:
 def run_backtest(
     problem: Problem, obs: pd.DataFrame, u0: np.ndarray, x0: np.ndarray, holdout_from: int
 ) -> Backtest:
+    """Fit on the observations before ``holdout_from`` and forecast the held-out rest.
+
+    ``u0`` is the scaled starting point and ``x0`` the same point in parameter units. The
+    model's forecast of each held-out observation is compared with a naive forecast and a
+    no-change forecast (see :class:`Backtest`).
+
+    Raises
+    ------
+    CzsimError
+        ``holdout_from`` leaves no observations to fit or none held out.
+    """
     fit_rows = (obs["year"] < holdout_from).to_numpy()
     held = ~fit_rows
     if not fit_rows.any() or not held.any():

@@ -45,10 +45,12 @@ class Problem:
 
     @property
     def lo(self) -> np.ndarray:
+        """Return the lower bounds of the parameters, shape (n,), in parameter units."""
         return np.array([p.low for p in self.params])
 
     @property
     def span(self) -> np.ndarray:
+        """Return the widths ``high - low`` of the parameter ranges, shape (n,)."""
         return np.array([p.high - p.low for p in self.params])
 
     def to_x(self, u: np.ndarray) -> np.ndarray:
@@ -56,8 +58,11 @@ class Problem:
         return np.clip(self.lo + np.asarray(u) * self.span, self.lo, self.lo + self.span)
 
     def predict(self, U: np.ndarray) -> np.ndarray:
-        """Model values in observation space for scaled points ``U`` (K, n) -> (K, M), in one
-        :func:`czsim.run_many` batch."""
+        """Predict the model values in observation space for scaled points.
+
+        ``U`` of shape (K, n) maps to (K, M), all K points in one :func:`czsim.run_many`
+        batch.
+        """
         X = self.to_x(np.atleast_2d(U))
         frame = pd.DataFrame(X, columns=[p.name for p in self.params])
         ds = api.run_many(
@@ -78,14 +83,19 @@ class Problem:
         return diff / self.sigma
 
     def residuals(self, u: np.ndarray) -> np.ndarray:
+        """Return the weighted residuals (M,) at the scaled point ``u``, caching predictions."""
         key = np.asarray(u, dtype=float).tobytes()
         if key not in self._cache:
             self._cache[key] = self.predict(u)[0]
         return self.weigh(self._cache[key])
 
     def jacobian(self, u: np.ndarray, *, hinge: bool = True) -> np.ndarray:
-        """d(weighted residual)/du, shape (M, n): central differences (one-sided at a bound),
-        all 2n perturbations and the base point in one batch."""
+        """Compute d(weighted residual)/du, shape (M, n).
+
+        Central differences (one-sided at a bound), with all 2n perturbations and the base
+        point in one batch. ``hinge=False`` differentiates the plain residuals, ignoring that
+        a satisfied lower bound counts as zero.
+        """
         u = np.asarray(u, dtype=float)
         n = u.size
         up = np.minimum(u + FD_STEP, 1.0)
@@ -105,7 +115,7 @@ class Problem:
 
 
 def resolve_parameters(names: Sequence[str] | None, scenario: Scenario) -> list[Parameter]:
-    """The parameters to fit, checked.
+    """Resolve and check the parameters to fit.
 
     Raises
     ------
@@ -158,6 +168,15 @@ def resolve_parameters(names: Sequence[str] | None, scenario: Scenario) -> list[
 
 @dataclass(frozen=True)
 class Fit:
+    """Result of :func:`least_squares_fit`, in scaled ``u`` and parameter units.
+
+    ``u`` holds the fitted scaled point (n,), ``identified`` the parameters the fitted rows
+    move, ``stderr`` and ``cov`` the uncertainty in parameter units (inf stderr where a
+    parameter is identified but has no gradient at the optimum), ``s2`` the residual
+    variance factor, ``cost`` half the sum of squared weighted residuals and ``message``
+    the optimiser's termination message.
+    """
+
     u: np.ndarray
     identified: np.ndarray
     stderr: np.ndarray
@@ -221,6 +240,11 @@ def least_squares_fit(problem: Problem, u0: np.ndarray, fit_rows: np.ndarray) ->
 
 
 def parameter_estimates(problem: Problem, fit: Fit, x0: np.ndarray) -> pd.DataFrame:
+    """Tabulate the fitted values with 95% intervals clipped to the bounds, one row per parameter.
+
+    ``x0`` are the initial values in parameter units. Columns as in
+    :attr:`CalibrationResult.estimates`.
+    """
     x = problem.to_x(fit.u)
     lo, hi = problem.lo, problem.lo + problem.span
     with np.errstate(invalid="ignore"):

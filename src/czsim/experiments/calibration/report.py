@@ -127,7 +127,10 @@ def plot_series(result: CalibrationResult, out_dir: str | Path) -> list[Path]:
 
 
 def _table(frame: pd.DataFrame, digits: int = 4) -> str:
-    """An HTML table with numbers to ``digits`` significant digits (blank for NaN)."""
+    """Render ``frame`` as an HTML table with numbers to ``digits`` significant digits.
+
+    NaN shows as a blank cell.
+    """
 
     def fmt(v: object) -> str:
         if isinstance(v, float):

@@ -17,8 +17,12 @@ MAX_CORRELATION = 0.7
 def calibrated_scenario(
     base: Scenario, estimates: pd.DataFrame, obs: pd.DataFrame, covariance: pd.DataFrame
 ) -> Scenario:
-    """The calibrated scenario: base values and ranges, fitted values and 95% intervals of the
-    parameters whose estimates are not strongly correlated with another's."""
+    """Build the calibrated scenario from the base scenario and the fitted estimates.
+
+    The result holds the base values and uncertain ranges, the fitted values, and as
+    [uncertain] ranges the 95% intervals of the parameters whose estimates are not strongly
+    correlated (|r| > :data:`MAX_CORRELATION`) with another's.
+    """
     values = dict(base.values)
     uncertain = dict(base.uncertain)
     sd = np.sqrt(np.clip(np.diag(covariance.to_numpy()), 0.0, None))

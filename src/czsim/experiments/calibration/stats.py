@@ -41,7 +41,11 @@ def theil(model: np.ndarray, observed: np.ndarray) -> dict[str, float]:
 
 
 def _compared(model: np.ndarray, observed: np.ndarray, lower: np.ndarray) -> np.ndarray:
-    """The model value as it counts against the data: a satisfied lower bound counts as met."""
+    """Return the model value as it counts against the data.
+
+    Where a lower bound is satisfied the observed value is returned, so the bound counts as
+    met with zero error.
+    """
     return np.where(lower & (model >= observed), observed, model)
 
 
@@ -77,6 +81,10 @@ def fit_statistics(residuals: pd.DataFrame) -> pd.DataFrame:
 
 
 def residual_table(obs: pd.DataFrame, model: np.ndarray, initial: np.ndarray) -> pd.DataFrame:
+    """Tabulate each observation against the fitted and initial model values.
+
+    Columns as in :attr:`CalibrationResult.residuals`.
+    """
     lower = (obs["bound"] == "lower").to_numpy()
     value = obs["value"].to_numpy(float)
     compared = _compared(model, value, lower)

@@ -50,8 +50,11 @@ def _save(fig, out: Path, stem: str) -> list[Path]:
 def plot_indices(
     indices: pd.DataFrame, outcome: str, labels: Mapping[str, str], out: Path, *, title: str
 ) -> list[Path]:
-    """Tornado chart of the indices of ``outcome`` (scalar rows only), the most influential
-    parameter (by ST, mu* or abs(SRC)) on top. ``labels`` maps parameter name -> label."""
+    """Draw a tornado chart of the sensitivity indices of ``outcome``.
+
+    Only scalar rows (no time) are charted, the most influential parameter (by ST, mu* or
+    abs(SRC)) on top. ``labels`` maps parameter name -> label. Returns the files written.
+    """
     from matplotlib import pyplot as plt
 
     rows = indices[(indices["outcome"] == outcome) & indices["time"].isna()]
@@ -112,8 +115,11 @@ def plot_fan(
     title: str,
     ylabel: str,
 ) -> list[Path]:
-    """Fan chart of ``series`` ``(runs, years)``: P5–P95, P25–P75 bands, median, and the
-    target as a horizontal line marked at ``target_year``."""
+    """Draw a fan chart of ``series``, shape ``(runs, years)``.
+
+    The chart shows the P5–P95 and P25–P75 bands, the median, and the target as a horizontal
+    line marked at ``target_year``. Returns the files written.
+    """
     from matplotlib import pyplot as plt
 
     p5, p25, p50, p75, p95 = np.percentile(series, [5, 25, 50, 75, 95], axis=0)
@@ -149,11 +155,12 @@ def write_figures(
     out: Path,
     hidden: int = 0,
 ) -> list[Path]:
-    """Write every figure that has data; returns the files written.
+    """Write every figure that has data; return the files written.
 
     ``indices`` and ``probs`` are :class:`SweepResult`-style tables (``probs`` already
     filtered, ``hidden`` rows left out); ``main`` is the main outcome ``(runs, years)``
-    over ``years``; ``outcome`` the scalar outcome whose indices are charted."""
+    over ``years``; ``outcome`` the scalar outcome whose indices are charted.
+    """
     use_cjk_font()
     files: list[Path] = []
     if outcome is not None and not indices.empty:

@@ -1,5 +1,7 @@
-"""Sweep outcomes: which model variables and years each needs, and how a batch of runs reduces
-to one number per run (pure computation on the engine's ``xarray.Dataset``).
+"""Sweep outcomes: what each needs from the model, and how a batch of runs reduces to them.
+
+Each outcome names the model variables and years it needs; a batch of runs reduces to one
+number per run (pure computation on the engine's ``xarray.Dataset``).
 
 Outcome names
 -------------
@@ -64,8 +66,11 @@ class OutcomeSpec:
 
 @dataclass(frozen=True)
 class OutcomePlan:
-    """Everything a batch evaluation needs: the scalar outcomes to compute, the model
-    variables and save times to request from the engine."""
+    """Everything a batch evaluation needs.
+
+    It holds the scalar outcomes to compute, and the model variables and save times to
+    request from the engine.
+    """
 
     specs: tuple[OutcomeSpec, ...]
     variables: tuple[str, ...]
@@ -100,7 +105,7 @@ def list_outcomes(model: str | Path | None = None) -> list[str]:
 
 
 def scale_threshold() -> float:
-    """The headline target's value (in :data:`UNIT`) used by ``scale_target_year``."""
+    """Return the headline target's value (in :data:`UNIT`) used by ``scale_target_year``."""
     return float(_HEADLINE.target.value)
 
 

@@ -373,3 +373,31 @@ def test_what_it_takes_applied_settings_reach_the_target_on_a_product():
     assert _value(sol.scenario, "P") == pytest.approx(a * b)
     # on the hyperbola the least change from (1, 2) has (a - 1) / b == (b - 2) / a
     assert (a - 1) * a == pytest.approx((b - 2) * b, rel=2e-2)
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def test_cli_break_even_and_attribute_write_tables(tmp_path, capsys):
+    import openpyxl
+
+    from czsim.cli import main
+
+    out = tmp_path / "be.xlsx"
+    assert main(["break-even", "baseline", "--target", "industrial_scale", "--out", str(out)]) == 0
+    sheet = openpyxl.load_workbook(out).active
+    assert sheet.max_row == len(load_parameters().key_levers()) + 1
+    assert "Break-even" in capsys.readouterr().out
+    assert main(["attribute", "baseline", "plan", "--out", str(tmp_path / "a.csv")]) == 0
+    shown = capsys.readouterr().out
+    assert "sum of the parts" in shown and (tmp_path / "a.csv").stat().st_size > 0
+
+
+def test_cli_what_it_takes_reports_a_setting_that_meets_the_target(capsys):
+    from czsim.cli import main
+
+    args = ["what-it-takes", "slowdown", "--levers", "industrial_investment_growth,rd_intensity"]
+    assert main(args) == 0
+    shown = capsys.readouterr().out
+    assert "industrial_investment_growth" in shown
+    assert shown.count("reached") + shown.count("not reachable") >= 1

@@ -1,4 +1,4 @@
-"""Command line: ``czsim run | compare | targets | sweep | calibrate | doc | diagram``.
+"""Command line: ``czsim run | compare | targets | sweep | calibrate | break-even | what-it-takes | attribute | doc | diagram | counters``.
 
 A thin layer: parse arguments, call the package, print or write. Each command is one module
 with a ``register(subparsers)`` function; this is the only package that imports Rich. Bad
@@ -17,7 +17,16 @@ from czsim.cli.console import make_console
 from czsim.errors import CzsimError
 
 #: One module per command, in the order ``czsim --help`` lists them.
-COMMANDS = ("run", "compare", "targets", "sweep", "calibrate", "doc", "counters")
+COMMANDS = (
+    "run",
+    "compare",
+    "targets",
+    "sweep",
+    "calibrate",
+    "decisions",
+    "doc",
+    "counters",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

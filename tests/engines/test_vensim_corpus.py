@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from engine_helpers import MODELS
 
-from czsim.engines import run
+from czsim.engines import NonFiniteWarning, run
 
 TOL = 1e-12
 ENGINES = ["ensemble", "pysd"]
@@ -87,3 +87,41 @@ def test_control_expressions_and_spellings(engine):
 def test_saveper_equal_to_time_step(engine):
     # Vensim's default template: SAVEPER = TIME STEP (0.5); stock 1 + 2 t
     check("controls_template", {"Stock": [1.0, 2.0, 3.0, 4.0, 5.0]}, engine)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_except(engine):
+    # a component applies to its subscripts minus the :EXCEPT: ones; the others come
+    # from the components that name them
+    check(
+        "except",
+        {
+            "Ex": [1.0, 3.0, 3.0],
+            "Dyn": [[1.0, -1.0, 3.0], [11.0, -1.0, 13.0], [21.0, -1.0, 23.0]],  # 10t + Ex
+            # [one,x] = 1; [Sub,y] = Ex[Sub] = 3; the rest 7
+            "Mat": [[1.0, 7.0], [7.0, 3.0], [7.0, 3.0]],
+        },
+        engine,
+    )
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_elmcount_ranges_as_values_get_time_value(engine):
+    check(
+        "range_values",
+        {
+            "Count": 3.0,  # ELMCOUNT: number of elements
+            "Index": [1.0, 2.0, 3.0],  # a range as a value: element position from 1
+            "Sub index": [20.0, 30.0],  # a subrange counts positions in its parent
+            "Clock": [2.0, 3.0, 4.0],  # GET TIME VALUE(0, offset, 0) = Time + offset
+        },
+        engine,
+    )
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_na(engine):
+    # :NA: is Vensim's missing value; PySD (the reference here) represents it as NaN,
+    # and NaN = NaN is false, so Filled takes Present
+    with pytest.warns(NonFiniteWarning, match="'Missing' = nan"):
+        check("na", {"Missing": float("nan"), "Filled": 2.0}, engine)

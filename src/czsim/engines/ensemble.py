@@ -33,6 +33,7 @@ from czsim.engines.model_info import (
     ModelInfo,
     abstract_section,
     component_index,
+    except_mask,
     is_control,
     model_info,
     normalize,
@@ -136,8 +137,12 @@ _CONTROL_KEYS = {
 }
 
 
+def _is_number(ast) -> bool:
+    return isinstance(ast, (int, float, np.number)) and not isinstance(ast, bool)
+
+
 def _is_negative_literal(ast) -> bool:
-    return isinstance(ast, (int, float, np.number)) and not isinstance(ast, bool) and ast < 0
+    return _is_number(ast) and ast < 0
 
 
 def _vensim_name(ref: str) -> str:
@@ -255,6 +260,7 @@ class _Compiler:
         self.section, _ = abstract_section(info.path)
         self.ranges = info.ranges
         self.range_by_lower = {r.lower(): r for r in self.ranges}
+        self.range_by_key = {normalize(r): r for r in self.ranges}
         self.globals: dict[str, object] = dict(_HELPERS)
         self.n_state = 0
         self.vars: dict[str, _Var] = {}
@@ -412,11 +418,10 @@ class _Compiler:
             return
         self._var = var
         for comp in el.components:
-            if comp.subscripts[1]:
-                raise self.error(":EXCEPT: subscripts are not supported")
             idx = component_index(
                 comp.subscripts[0], var.dims, self.ranges, self.info.path, el.name
             )
+            keep = except_mask(comp, idx, var.dims, self.ranges, self.info.path, el.name)
             target = []
             for s, i, d in zip(comp.subscripts[0], idx, var.dims, strict=True):
                 if isinstance(i, slice):
@@ -441,7 +446,14 @@ class _Compiler:
                 expr = _Expr(self.const(arr), self._target, False, True)
             else:
                 expr = self.expr(comp.ast, "run")
-            if (
+            if keep is not None:
+                # :EXCEPT: writes only the elements the component keeps
+                ix = self._index_code(idx)
+                var.assign.append(
+                    f"{var.ident}{ix} = np.where({self.const(keep[None, ...])}, "
+                    f"{self.align(expr, self._target)}, {var.ident}{ix})"
+                )
+            elif (
                 len(el.components) == 1
                 and not expr.scalar
                 and all(isinstance(i, slice) for i in idx)
@@ -488,6 +500,20 @@ class _Compiler:
             return _Expr(_CONTROL_KEYS[key], (), True, True)
         if key in self.lookups or key in self.sub_lookups:
             raise self.error(f"lookup '{key}' used without an argument")
+        if key not in self.vars and key in self.range_by_key:
+            # a subscript range used as a value: each element's position, from 1, in
+            # the largest range containing it (a subrange counts in its parent, as PySD)
+            r = self.range_by_key[key]
+            if subs is not None:
+                raise self.error(f"subscript range {r} used as a value cannot be subscripted")
+            elems = [e.lower() for e in self.ranges[r]]
+            parent = max(
+                (p for p, el in self.ranges.items() if set(elems) <= {e.lower() for e in el}),
+                key=lambda p: len(self.ranges[p]),
+            )
+            full = [e.lower() for e in self.ranges[parent]]
+            positions = np.array([[full.index(e) + 1.0 for e in elems]])
+            return _Expr(self.const(positions), (r,), False, True)
         if key not in self.vars:
             raise self.error(f"unknown variable '{key}'")
         if mode == "run":
@@ -549,6 +575,8 @@ class _Compiler:
     def _expr(self, ast, mode: str) -> _Expr:
         ae = self.ae
         if isinstance(ast, (int, float, np.number)) and not isinstance(ast, bool):
+            if np.isnan(ast):  # :NA:
+                return _Expr("np.nan", (), True, True)
             return _Expr(repr(float(ast)), (), True, True)
         if isinstance(ast, ae.ReferenceStructure):
             return self.ref(ast.reference, ast.subscripts, mode)
@@ -674,6 +702,28 @@ class _Compiler:
             return self.combine(fmt, args)
         if fname == "pi":
             return _Expr("np.pi", (), True, True)
+        if fname == "elmcount":
+            arg = ast.arguments[0] if len(ast.arguments) == 1 else None
+            key = getattr(arg, "reference", None)
+            if key not in self.range_by_key:
+                raise self.error("ELMCOUNT takes the name of a subscript range")
+            return _Expr(repr(float(self.size(self.range_by_key[key]))), (), True, True)
+        if fname == "get_time_value":
+            args = ast.arguments
+            if (
+                len(args) != 3
+                or not all(_is_number(a) for a in (args[0], args[2]))
+                or args[0] != 0
+                or args[2] != 0
+            ):
+                raise self.error(
+                    "GET TIME VALUE is supported as GET TIME VALUE(0, offset, 0) (model time "
+                    "plus offset); other 'relative to' and 'measure' values read the "
+                    "computer's clock or are not implemented by PySD: use TIME instead"
+                )
+            if mode == "run":
+                self._var.dynamic = True
+            return self.combine("{0} + {1}", [_Expr("t", (), True), self.expr(args[1], mode)])
         raise self.error(f"unsupported function {_vensim_name(fname)} in the ensemble engine")
 
     # -- statefuls -------------------------------------------------------------------

@@ -149,6 +149,45 @@ def _vensim_name(ref: str) -> str:
     return ref.upper().replace("_", " ")
 
 
+_DATA_ADVICE = (
+    "it does not read external data files: give the values as constants= or "
+    "series= of czsim.engines.run (or write them into the model as numbers or a lookup)"
+)
+# PySD structure -> (Vensim's name, what to do instead)
+_STRUCTURE_NAMES = {
+    "GameStructure": ("GAME", "remove GAME (it only matters for interactive gaming)"),
+    "AllocateAvailableStructure": ("ALLOCATE AVAILABLE", "use the PySD engine"),
+    "AllocateByPriorityStructure": ("ALLOCATE BY PRIORITY", "use the PySD engine"),
+    "GetLookupsStructure": ("GET XLS LOOKUPS / GET DIRECT LOOKUPS", _DATA_ADVICE),
+    "GetDataStructure": ("GET XLS DATA / GET DIRECT DATA", _DATA_ADVICE),
+    "GetConstantsStructure": ("GET XLS CONSTANTS / GET DIRECT CONSTANTS", _DATA_ADVICE),
+    "DataStructure": ("a data variable (:= or an empty data equation)", _DATA_ADVICE),
+}
+_CALL_ADVICE = {
+    "random": "give the random draws as per-run constants= of czsim.engines.run",
+    "vector": "use the PySD engine",
+    "invert_matrix": "use the PySD engine",
+    "get_": _DATA_ADVICE,
+}
+
+
+def _refusal(ast, what: str = "function") -> str:
+    """``unsupported function NAME in the ensemble engine: what to do instead`` for a
+    PySD structure, with the function as Vensim spells it."""
+    cls = type(ast).__name__
+    name, advice = _STRUCTURE_NAMES.get(
+        cls, (cls.replace("Structure", "").upper(), "use the PySD engine")
+    )
+    return f"unsupported {what} {name} in the ensemble engine: {advice}"
+
+
+def _call_advice(fname: str) -> str:
+    for prefix, advice in _CALL_ADVICE.items():
+        if fname.startswith(prefix):
+            return f": {advice}"
+    return " (rewrite it with supported functions, or use the PySD engine)"
+
+
 # ----------------------------------------------------------------------------------
 # runtime helpers (visible to generated code)
 def _modulo(x, m):
@@ -230,6 +269,7 @@ def _series(t, xp, fp):
 
 _HELPERS = {
     "np": np,
+    "_uniform_int": _uniform_int,
     "_modulo": _modulo,
     "_quantum": _quantum,
     "_pulse_train": _pulse_train,
@@ -388,6 +428,8 @@ class _Compiler:
         )
 
     def _table_arrays(self, ast) -> tuple[np.ndarray, np.ndarray]:
+        if not isinstance(ast, self.ae.LookupsStructure):
+            raise self.error(_refusal(ast, "lookup definition"))
         if getattr(ast, "type", "interpolate") != "interpolate":
             raise self.error(f"lookup type '{ast.type}' is not supported")
         xs = np.asarray(ast.x, dtype=float)
@@ -623,11 +665,15 @@ class _Compiler:
                 ae.DelayStructure,
                 ae.DelayFixedStructure,
                 ae.InitialStructure,
+                ae.SmoothNStructure,
+                ae.DelayNStructure,
+                ae.TrendStructure,
+                ae.ForecastStructure,
+                ae.SampleIfTrueStructure,
             ),
         ):
             return self.stateful(ast, mode)
-        name = type(ast).__name__.replace("Structure", "").upper()
-        raise self.error(f"unsupported function {name} in the ensemble engine")
+        raise self.error(_refusal(ast))
 
     def power_chain(self, ast, args: list[_Expr]) -> _Expr:
         """``a ^ b ^ c`` (PySD gives ``^`` its own node, or a chain of ``^`` only).
@@ -724,7 +770,10 @@ class _Compiler:
             if mode == "run":
                 self._var.dynamic = True
             return self.combine("{0} + {1}", [_Expr("t", (), True), self.expr(args[1], mode)])
-        raise self.error(f"unsupported function {_vensim_name(fname)} in the ensemble engine")
+        raise self.error(
+            f"unsupported function {_vensim_name(fname)} in the ensemble engine"
+            + _call_advice(fname)
+        )
 
     # -- statefuls -------------------------------------------------------------------
     def stateful(self, ast, mode: str) -> _Expr:
@@ -808,15 +857,21 @@ class _Compiler:
                 out_deps,
                 False,
             )
-        if isinstance(ast, ae.SmoothStructure):
+        if isinstance(ast, (ae.SmoothStructure, ae.SmoothNStructure)):
             inp = self._ddt(ast.input)
             stime = self._ddt(ast.smooth_time)
             init = self._sub(ast.initial, init_deps)
             axes = self.union([inp, stime, init])
-            order = int(ast.order)
+            first = []
+            if _is_number(ast.order):
+                order = int(ast.order)
+            else:  # SMOOTH N: the order is evaluated once, at initialisation (PySD)
+                order_e = self._sub(ast.order, init_deps)
+                order = f"o{n}"
+                first.append(f"o{n} = _uniform_int({order_e.code}, 'SMOOTH N order')")
             shp = self._shape_code(axes, f"{order}, ")
             return _Stateful(
-                [f"{s} = _full({shp}, {self.align(init, axes)})"],
+                [*first, f"{s} = _full({shp}, {self.align(init, axes)})"],
                 # np.roll(state, 1, axis=0) with the input in front, as PySD, without
                 # np.roll's overhead
                 [
@@ -831,17 +886,33 @@ class _Compiler:
                 out_deps,
                 True,
             )
-        if isinstance(ast, ae.DelayStructure):
+        if isinstance(ast, (ae.DelayStructure, ae.DelayNStructure)):
             inp = self._ddt(ast.input)
             dtime = self._sub(ast.delay_time, out_deps)
             init = self._sub(ast.initial, init_deps)
             init_deps |= out_deps
+            if _is_number(ast.order):
+                order = str(int(ast.order))
+            else:  # DELAY N: the order is evaluated once, at initialisation (PySD)
+                order = f"_uniform_int({self._sub(ast.order, init_deps).code}, 'DELAY N order')"
+            if (
+                isinstance(ast, ae.DelayNStructure)
+                and self.static_vars is not None
+                and not dtime.static
+            ):
+                # PySD's DELAY N lags the delay time through its stages; with a constant
+                # delay time that is DELAY3's arithmetic, which is what is generated here
+                raise self.error(
+                    "DELAY N with a delay time that changes during the run is not "
+                    "supported by the ensemble engine (use a constant delay time, or the "
+                    "PySD engine)"
+                )
             axes = self.union([inp, dtime, init])
             dt_code = self.align(dtime, axes)
             shp = self._shape_code(axes, f"o{n}, ")
             return _Stateful(
                 [
-                    f"o{n} = _delay_order({int(ast.order)}, dt, {dtime.code}, {self._element!r})",
+                    f"o{n} = _delay_order({order}, dt, {dtime.code}, {self._element!r})",
                     f"{s} = _full({shp}, ({self.align(init, axes)}) * ({dt_code}))",
                 ],
                 [
@@ -879,7 +950,65 @@ class _Compiler:
                 out_deps,
                 True,
             )
-        raise self.error(f"unsupported function {type(ast).__name__}")
+        if isinstance(ast, (ae.TrendStructure, ae.ForecastStructure)):
+            # PySD statefuls.Trend/Forecast: AV integrates (input - AV) / average time
+            inp = self._ddt(ast.input)
+            atime = self._ddt(ast.average_time)
+            inp_i = self._sub(ast.input, init_deps)
+            at_i = self._sub(ast.average_time, init_deps)
+            trend_i = self._sub(ast.initial_trend, init_deps)
+            inp_o = self._sub(ast.input, out_deps)
+            at_o = self._sub(ast.average_time, out_deps)
+            parts = [inp, atime, inp_i, at_i, trend_i, inp_o, at_o]
+            trend = isinstance(ast, ae.TrendStructure)
+            if not trend:
+                horizon = self._sub(ast.horizon, out_deps)
+                parts.append(horizon)
+            axes = self.union(parts)
+
+            def a(e: _Expr) -> str:
+                return f"({self.align(e, axes)})"
+
+            if trend:
+                av0 = f"{a(inp_i)} / (1 + {a(trend_i)} * {a(at_i)})"
+                den = f"{a(at_o)} * np.abs({s})"
+            else:
+                av0 = f"{a(inp_i)} / (1 + {a(trend_i)})"
+                den = f"{a(at_o)} * {s}"
+            ratio = f"np.where(np.abs({den}) < {SMALL_VENSIM}, 0.0, ({a(inp_o)} - {s}) / ({den}))"
+            out = ratio if trend else f"{a(inp_o)} * (1 + {ratio} * {a(horizon)})"
+            return _Stateful(
+                [f"{s} = _state({self._sizes(axes)}, {av0})"],
+                [f"{d} = ({a(inp)} - {s}) / {a(atime)}"],
+                [f"{s} = {s} + {d} * dt"],
+                _Expr(f"({out})", axes, False),
+                init_deps,
+                out_deps,
+                True,
+            )
+        if isinstance(ast, ae.SampleIfTrueStructure):
+            # PySD statefuls.SampleIfTrue: the value is the input while the condition
+            # holds, else the last sampled one; the state samples at each step's end
+            cond = self._ddt(ast.condition)
+            inp = self._ddt(ast.input)
+            init = self._sub(ast.initial, init_deps)
+            cond_o = self._sub(ast.condition, out_deps)
+            inp_o = self._sub(ast.input, out_deps)
+            axes = self.union([cond, inp, init, cond_o, inp_o])
+
+            def a(e: _Expr) -> str:
+                return f"({self.align(e, axes)})"
+
+            return _Stateful(
+                [f"{s} = _state({self._sizes(axes)}, {a(init)})"],
+                [f"{d} = np.where({a(cond)}, {a(inp)}, {s})"],
+                [f"{s} = {d}"],
+                _Expr(f"np.where({a(cond_o)}, {a(inp_o)}, {s})", axes, False),
+                init_deps,
+                out_deps,
+                True,
+            )
+        raise self.error(_refusal(ast))
 
     def _sizes(self, axes: tuple[str, ...]) -> str:
         return "(" + "".join(f"{self.size(a)}, " for a in axes) + ")"

@@ -146,9 +146,25 @@ def _abstract_section_cached(path: str, sha: str):
             am = vf.get_abstract_model()
     except Exception as err:  # PySD raises many exception types for bad files
         raise ModelError(f"cannot parse Vensim model: {err}", file=path) from err
-    if len(am.sections) != 1:
-        raise ModelError("macros are not supported", file=path)
-    return am.sections[0]
+    macros = [s for s in am.sections if getattr(s, "type", "main") == "macro"]
+    if macros:
+        m = macros[0]
+        raise ModelError(
+            f"macro {m.name.upper()}({', '.join(m.params)}) (:MACRO:) is not supported: "
+            "write its equations into the model where it is used",
+            file=path,
+            key=m.name.upper(),
+        )
+    main = am.sections[0]
+    for r in main.subscripts:
+        if getattr(r, "mapping", None):
+            raise ModelError(
+                f"subscript mapping {r.name} -> {', '.join(map(str, r.mapping))} is not "
+                "supported: write the mapped equations per element (or with a subrange)",
+                file=path,
+                key=r.name,
+            )
+    return main
 
 
 def abstract_section(path: str | Path):

@@ -137,7 +137,15 @@ def run(info: ModelInfo, inputs: RunInputs) -> dict[str, np.ndarray]:
         with warnings.catch_warnings():
             # PySD warns on every series/constant replacement; they are intended here
             warnings.simplefilter("ignore")
-            model = pysd.load(str(py_file))
+            try:
+                model = pysd.load(str(py_file))
+            except (OSError, ValueError, KeyError) as err:  # external data (GET XLS ...)
+                raise ModelError(
+                    f"PySD cannot load the model: {err} (czsim translates the model in its "
+                    "cache folder, so external data files are not found: give their values "
+                    "as constants= or series=)",
+                    file=info.path,
+                ) from None
             try:
                 df = model.run(
                     params=_params_for_run(info, inputs, r),

@@ -25,6 +25,7 @@ REFUSED = [
     ("refuse_delayn", "Dn", "DELAY N with a delay time that changes", "constant delay time"),
     ("refuse_macro", "DOUBLE", "macro DOUBLE(x) (:MACRO:)", "write its equations"),
     ("refuse_mapping", "A", "subscript mapping A -> B", "per element"),
+    ("refuse_active_nested", "Nested", "ACTIVE INITIAL", "an auxiliary of its own"),
 ]
 
 

@@ -159,3 +159,22 @@ def test_trend_forecast_sample_if_true_smooth_n_delay_n(engine):
         },
         engine,
     )
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_active_initial(engine):
+    # while initialising Ai is 5, so S starts at 5; from the first saved time on Ai is
+    # S * 2, and Rate = Ai / 10 grows S by 10 % a step: S = 5 * 1.2^t
+    check(
+        "active_initial",
+        {
+            "S": [5.0, 6.0, 7.2],
+            "Ai": [10.0, 12.0, 14.4],
+            "Rate": [1.0, 1.2, 1.44],
+            "Twice": [20.0, 24.0, 28.8],
+            # Sub s starts at 1 * 10 and grows 1 a step; Sub ai = Sub s + 3 * 2
+            "Sub s": [[10.0, 10.0], [11.0, 11.0], [12.0, 12.0]],
+            "Sub ai": [[16.0, 16.0], [17.0, 17.0], [18.0, 18.0]],
+        },
+        engine,
+    )

@@ -87,6 +87,8 @@ class _Var:
     init_deps: set[str] = field(default_factory=set)
     dynamic: bool = False
     direct: bool = False  # bound to its value; else a (R, *shape) buffer filled in place
+    # ACTIVE INITIAL: the statements computing the value while initialising (else assign)
+    init_assign: list[str] | None = None
 
 
 _ELEMENTWISE = {
@@ -324,6 +326,11 @@ class _Compiler:
                 self._add_lookup(el)
             else:
                 self.vars[key] = _Var(key, el.name, f"v{len(self.vars)}", vi.dims, vi.shape)
+        self.active_initial = {
+            k
+            for k, el in elements.items()
+            if any(self._is_active_initial(c.ast) for c in el.components)
+        }
         for key, var in self.vars.items():
             self._compile_var(var, elements[key])
 
@@ -390,6 +397,8 @@ class _Compiler:
             pass
         if self._mode == "ddt":
             owner = None
+        elif self._mode == "run" and self._var.key in self.active_initial:
+            return e
         elif self._mode == "run" and self._var.key not in self.static_vars:
             owner = self._var.key
         else:
@@ -486,8 +495,13 @@ class _Compiler:
                         f"constant list has {comp.ast.size} values, expected {int(np.prod(sizes))}"
                     ) from None
                 expr = _Expr(self.const(arr), self._target, False, True)
+            elif self._is_active_initial(comp.ast):
+                self._active_initial(var, comp.ast, idx, keep)
+                continue
             else:
                 expr = self.expr(comp.ast, "run")
+            if var.init_assign is not None:
+                var.init_assign.append(None)  # same statement as assign, filled in below
             if keep is not None:
                 # :EXCEPT: writes only the elements the component keeps
                 ix = self._index_code(idx)
@@ -510,6 +524,30 @@ class _Compiler:
                 var.assign.append(
                     f"{var.ident}{self._index_code(idx)} = {self.align(expr, self._target)}"
                 )
+
+    def _is_active_initial(self, ast) -> bool:
+        return isinstance(ast, self.ae.CallStructure) and ast.function.reference == "active_initial"
+
+    def _active_initial(self, var: _Var, ast, idx, keep) -> None:
+        """``X = ACTIVE INITIAL(expr, init)``: ``init`` while the model is initialised
+        (stock initial values see it), ``expr`` from the first saved time on (PySD's
+        ``active_initial`` with the model's stage). Only ``init``'s references order
+        the initialisation, which is how ACTIVE INITIAL breaks initialisation loops."""
+        if len(ast.arguments) != 2:
+            raise self.error(f"ACTIVE INITIAL takes 2 arguments, got {len(ast.arguments)}")
+        if var.init_assign is None:
+            var.init_assign = [None] * len(var.assign)
+        saved = set(var.init_deps)
+        run_e = self.expr(ast.arguments[0], "run")
+        var.init_deps = saved
+        init_e = self.expr(ast.arguments[1], "init")
+        var.dynamic = True  # its value changes at the end of initialisation
+        ix = self._index_code(idx)
+        for exp, out in ((run_e, var.assign), (init_e, var.init_assign)):
+            code = self.align(exp, self._target)
+            if keep is not None:
+                code = f"np.where({self.const(keep[None, ...])}, {code}, {var.ident}{ix})"
+            out.append(f"{var.ident}{ix} = {code}")
 
     def _index_code(self, idx: tuple) -> str:
         if all(isinstance(i, slice) for i in idx):
@@ -748,6 +786,11 @@ class _Compiler:
             return self.combine(fmt, args)
         if fname == "pi":
             return _Expr("np.pi", (), True, True)
+        if fname == "active_initial":
+            raise self.error(
+                "ACTIVE INITIAL is supported as the whole equation (X = ACTIVE INITIAL(expr, "
+                "init)), not inside an expression: give it an auxiliary of its own"
+            )
         if fname == "elmcount":
             arg = ast.arguments[0] if len(ast.arguments) == 1 else None
             key = getattr(arg, "reference", None)
@@ -1100,9 +1143,23 @@ def _generate(
     for k in init_order:
         for st in vs[k].statefuls:
             body.extend(st.init)
-        body.extend(hoisted.get(k, ()))  # may use this variable's INITIAL states
-        body.extend(vs[k].assign)
+        init_assign = vs[k].init_assign
+        if init_assign is None:
+            body.extend(hoisted.get(k, ()))  # may use this variable's INITIAL states
+            body.extend(vs[k].assign)
+        else:  # ACTIVE INITIAL
+            # (no hoisting in these variables: their equations may use what is not
+            # initialised yet)
+            body.extend(
+                i if i is not None else a for i, a in zip(init_assign, vs[k].assign, strict=True)
+            )
     body.extend(hoisted.get(None, ()))  # used only by derivatives, in the loop
+    if any(v.init_assign is not None for v in vs.values()):
+        # initialisation is over: ACTIVE INITIAL variables take their equations, and
+        # what depends on them is computed again before the first save, as in PySD
+        for k in run_order:
+            if vs[k].dynamic:
+                body.extend(vs[k].assign)
     # variables that never change are returned once (as broadcast views), not saved
     by_name = {v.name: v for v in vs.values()}
     dynamic_outputs = tuple(n for n in outputs if by_name[n].dynamic)

@@ -24,7 +24,8 @@ REFUSED = [
     ("refuse_gtv", "Clock", "GET TIME VALUE", "use TIME instead"),
     ("refuse_delayn", "Dn", "DELAY N with a delay time that changes", "constant delay time"),
     ("refuse_macro", "DOUBLE", "macro DOUBLE(x) (:MACRO:)", "write its equations"),
-    ("refuse_mapping", "A", "subscript mapping A -> B", "per element"),
+    # "Dim A: ... -> Dim B" maps A onto B; the equation over A uses B (the other way)
+    ("refuse_mapping", "Var a", "subscript Dim B of the expression", "declare the mapping"),
     ("refuse_active_nested", "Nested", "ACTIVE INITIAL", "an auxiliary of its own"),
 ]
 
@@ -46,7 +47,7 @@ def test_refusal_names_element_function_and_remedy(model, element, vensim, advic
         ("refuse_xls_data", "PySD cannot load the model"),
         ("refuse_xls_lookups", "PySD cannot load the model"),
         ("refuse_macro", "macro DOUBLE"),
-        ("refuse_mapping", "subscript mapping"),
+        ("refuse_mapping", "PySD's result for 'Var a' has the elements"),
     ],
 )
 def test_pysd_engine_refuses_cleanly_too(model, fragment):

@@ -178,3 +178,18 @@ def test_active_initial(engine):
         },
         engine,
     )
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_subscript_mapping(engine):
+    # "Dim B: b1, b2, b3 -> Dim A": in an equation over Dim A, b_i stands for a_i
+    check(
+        "mapping",
+        {
+            "Var a": [10.0, 20.0, 30.0],
+            # Grid a[o, a_i] = Grid b[b_i, o] + Var a[a_i]
+            "Grid a": [[11.0, 23.0, 35.0], [12.0, 24.0, 36.0]],
+            "Stock a": [[0.0, 0.0, 0.0], [1.0, 2.0, 3.0], [2.0, 4.0, 6.0]],
+        },
+        engine,
+    )

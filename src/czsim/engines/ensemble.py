@@ -303,6 +303,10 @@ class _Compiler:
         self.ranges = info.ranges
         self.range_by_lower = {r.lower(): r for r in self.ranges}
         self.range_by_key = {normalize(r): r for r in self.ranges}
+        # "A: a1, a2 -> B": range -> ranges it maps onto
+        self.mappings = {
+            r.name: tuple(r.mapping) for r in self.section.subscripts if getattr(r, "mapping", None)
+        }
         self.globals: dict[str, object] = dict(_HELPERS)
         self.n_state = 0
         self.vars: dict[str, _Var] = {}
@@ -352,9 +356,16 @@ class _Compiler:
             return e.code
         missing = [a for a in e.axes if a not in target]
         if missing:
+            same = [t for t in target if t not in e.axes and self.size(t) == self.size(missing[0])]
+            hint = (
+                f" (to use {missing[0]}'s elements in order for {same[0]}'s, declare the "
+                f"mapping '{missing[0]}: ... -> {same[0]}')"
+                if same
+                else ""
+            )
             raise self.error(
                 f"subscript {missing[0]} of the expression does not match "
-                f"the equation's subscripts {list(target)}"
+                f"the equation's subscripts {list(target)}{hint}"
             )
         order = sorted(e.axes, key=target.index)
         code = e.code if e.code.isidentifier() else f"({e.code})"
@@ -623,6 +634,23 @@ class _Compiler:
                 if bang or s.lower() not in full:
                     raise self.error(f"'{s}' is not an element or range of {d}")
                 basic.append(str(full.index(s.lower())))
+                continue
+            target = getattr(self, "_target", ())
+            mapped = [
+                t for t in target if t in self.mappings.get(r, ()) and self.size(t) == self.size(r)
+            ]
+            if not bang and r not in target and mapped:
+                # a mapping "R: ... -> T" lets R's elements stand, in order, for T's in an
+                # equation over T (PySD's reading)
+                if r != d:
+                    raise self.error(
+                        f"range {r} is mapped to {mapped[0]} but is not {d} itself "
+                        "(mapped subranges are not supported)"
+                    )
+                if mapped[0] in axes:
+                    raise self.error(f"range {mapped[0]} used twice in one reference")
+                basic.append(":")
+                axes.append(mapped[0])
                 continue
             axis_name = r + ("!" if bang else "")
             if axis_name in axes:

@@ -157,10 +157,11 @@ def _abstract_section_cached(path: str, sha: str):
         )
     main = am.sections[0]
     for r in main.subscripts:
-        if getattr(r, "mapping", None):
+        if not all(isinstance(m, str) for m in getattr(r, "mapping", None) or ()):
             raise ModelError(
-                f"subscript mapping {r.name} -> {', '.join(map(str, r.mapping))} is not "
-                "supported: write the mapped equations per element (or with a subrange)",
+                f"subscript mapping {r.name} -> {', '.join(map(str, r.mapping))} lists "
+                "elements; only mappings onto whole ranges (A: a1, a2 -> B) are "
+                "supported: write the mapped equations per element",
                 file=path,
                 key=r.name,
             )

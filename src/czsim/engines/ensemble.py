@@ -8,17 +8,27 @@ only straight-line numpy statements.
 
 Numerical semantics copy PySD 3.14 (pysd/py_backend): explicit Euler
 ``state + ddt*dt`` with all derivatives evaluated before any state is updated; time
-accumulated ``t = t + dt``; outputs saved before each step and after the last one; SMOOTH/
-DELAY states and their initialisation as in ``statefuls.py``; STEP/RAMP/PULSE/XIDZ/ZIDZ/
-MODULO/INTEGER as in ``functions.py``; lookups held flat outside their x range.
+accumulated ``t = t + dt``; outputs saved before each step and after the last one; SMOOTH
+(N)/DELAY (N)/TREND/FORECAST/SAMPLE IF TRUE states and their initialisation as in
+``statefuls.py``; STEP/RAMP/PULSE/XIDZ/ZIDZ/MODULO/INTEGER/ACTIVE INITIAL/GET TIME VALUE as
+in ``functions.py``; lookups held flat outside their x range. Operators follow Vensim's
+precedence as PySD parses it: ``^`` (right-associative) binds tighter than unary minus,
+so ``-2^2 = -4`` and ``a^-b^c = a^(-(b^c))``; every sub-expression is parenthesised in
+the generated code. Scalar arithmetic is done in numpy (``1/0`` is inf, not an error).
 
-Refused at compile time (ModelError naming element and function): every function not in
-``_ELEMENTWISE``/``_REDUCERS`` (e.g. RANDOM *, VECTOR *, GET XLS/DATA, ALLOCATE *), DELAY N,
-SMOOTH N, TREND, FORECAST, SAMPLE IF TRUE, non-negative INTEG, :EXCEPT:, range mappings,
-lookups of other than "interpolate" type, macros. Refused at run time: DELAY FIXED lengths
-or DELAY orders (after PySD's lowering) that differ between runs. Dependencies are
-tracked per variable, so an equation using another element of its own variable
-(``X[a] = X[b] + 1``) is reported as an algebraic loop.
+Supported besides: :EXCEPT:, subranges, subscript ranges used as values (element
+positions from 1), ELMCOUNT, :NA: (NaN, as PySD), mappings onto whole ranges
+(``B: b1, b2 -> A``).
+
+Refused at compile time (ModelError naming the element and the function as Vensim spells
+it, and what to do instead): every other function (e.g. RANDOM *, VECTOR *, GET XLS/
+DIRECT *, ALLOCATE *, GAME, INVERT MATRIX), DELAY N with a delay time that changes during
+the run, ACTIVE INITIAL inside a larger expression, GET TIME VALUE other than (0, offset,
+0), non-negative INTEG, lookups of other than "interpolate" type, macros, mappings that
+list elements. Refused at run time: DELAY FIXED lengths or DELAY/SMOOTH N orders (after
+PySD's lowering) that differ between runs. Dependencies are tracked per variable, so an
+equation using another element of its own variable (``X[a] = X[b] + 1``) is reported as
+an algebraic loop.
 """
 
 from __future__ import annotations

@@ -1250,15 +1250,16 @@ def check(model_path) -> None:
     compiled(str(info.path), info.sha256, frozenset(), frozenset(), ())
 
 
-def run(info: ModelInfo, inputs: RunInputs) -> tuple[dict[str, np.ndarray], bool]:
+def run(info: ModelInfo, inputs: RunInputs) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Run all runs of ``inputs`` in one vectorised pass.
 
     Returns
     -------
     dict of str to numpy.ndarray
         Real name -> float64 array ``(n_runs, n_times, *shape)``.
-    bool
-        True if every value is certainly finite (False: some may be NaN or infinite).
+    dict of str to numpy.ndarray
+        The variables that may hold NaN or infinity, with the indices of the saved times
+        where they may (empty: every value is finite).
     """
     model = compiled(
         str(info.path),
@@ -1293,10 +1294,23 @@ def run(info: ModelInfo, inputs: RunInputs) -> tuple[dict[str, np.ndarray], bool
     )
     result = {n: a.swapaxes(0, 1) for n, a in out.items()}
     # a sum is NaN or infinite if any term is (or, rarely, if it overflows: then the
-    # caller's exact check finds nothing)
-    total = np.add.reduce(block) if block.size else 0.0
+    # caller's exact check finds nothing); one pass gives the sum of every (variable,
+    # saved time), so only the suspects are looked at again
+    suspects: dict[str, np.ndarray] = {}
+    if block.size:
+        starts = np.concatenate(
+            [
+                o + np.arange(nt) * (size // nt)
+                for o, size in zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True)
+            ]
+        )
+        bad = ~np.isfinite(np.add.reduceat(block, starts).reshape(len(sizes), nt))
+        if bad.any():
+            for i in np.flatnonzero(bad.any(axis=1)):
+                suspects[model.dynamic_outputs[i]] = np.flatnonzero(bad[i])
     for n, value in static.items():
-        total += np.add.reduce(np.asarray(value, dtype=float), axis=None)
+        if not np.isfinite(np.add.reduce(np.asarray(value, dtype=float), axis=None)):
+            suspects[n] = np.zeros(1, dtype=int)
         # time-invariant: a big result is a read-only view repeating the one value over
         # time (and over runs when it is the same for all) instead of n_times copies; a
         # small one is copied, which is faster than making the view
@@ -1308,4 +1322,4 @@ def run(info: ModelInfo, inputs: RunInputs) -> tuple[dict[str, np.ndarray], bool
             result[n][...] = v
         else:
             result[n] = np.broadcast_to(v, shape)
-    return result, bool(np.isfinite(total))
+    return result, suspects

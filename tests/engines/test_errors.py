@@ -14,7 +14,8 @@ from czsim.errors import ModelError
     "model, element, function",
     [
         ("unsupported_call", "Noisy", "RANDOM UNIFORM"),
-        ("unsupported_trend", "Trendy", "TREND"),
+        # TREND is supported now (test_vensim_corpus); GAME stays refused
+        ("refuse_game", "Gamed", "GAME"),
     ],
 )
 def test_unsupported_function_names_element_and_function(model, element, function):

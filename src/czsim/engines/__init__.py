@@ -99,15 +99,15 @@ def run(
     if engine == "ensemble":
         from czsim.engines import ensemble
 
-        data, finite = ensemble.run(info, inputs)
+        data, suspects = ensemble.run(info, inputs)
     elif engine == "pysd":
         from czsim.engines import pysd_engine
 
-        data, finite = pysd_engine.run(info, inputs), False
+        data, suspects = pysd_engine.run(info, inputs), None
     else:
         raise ModelError(f"unknown engine '{engine}' (use 'ensemble' or 'pysd')", key="engine")
     ds = build_dataset(info, inputs, data, engine)
-    where = None if finite else first_nonfinite(info, inputs, data)
+    where = None if suspects == {} else first_nonfinite(info, inputs, data, suspects)
     if where is not None:
         ds.attrs["nonfinite"] = where
         msg = f"NaN or infinity in the results: first {where}"
@@ -117,18 +117,29 @@ def run(
     return ds
 
 
-def first_nonfinite(info: ModelInfo, inputs, data: Mapping[str, np.ndarray]) -> str | None:
+def first_nonfinite(
+    info: ModelInfo,
+    inputs,
+    data: Mapping[str, np.ndarray],
+    suspects: Mapping[str, np.ndarray] | None = None,
+) -> str | None:
     """Where the first NaN or infinity is: earliest saved time, then the variable first in
-    the output order, then the lowest run and element; None if every value is finite."""
+    the output order, then the lowest run and element; None if every value is finite.
+    ``suspects`` (variable -> saved-time indices) limits the search."""
     best = None
     for order, name in enumerate(inputs.variables):
+        if suspects is not None and name not in suspects:
+            continue
         arr = data[name]
         # a broadcast view (time-invariant result) is checked on the values it repeats
         small = arr[tuple(slice(0, 1) if st == 0 else slice(None) for st in arr.strides)]
         by_time = small.swapaxes(0, 1)  # the ensemble's buffers are time-major
-        # per saved time, one sum tells whether a value may be NaN or infinite
-        sums = np.add.reduce(by_time.reshape(by_time.shape[0], -1), axis=1)
-        for k in np.flatnonzero(~np.isfinite(sums)):
+        if suspects is not None:
+            times = suspects[name]
+        else:  # per saved time, one sum tells whether a value may be NaN or infinite
+            sums = np.add.reduce(by_time.reshape(by_time.shape[0], -1), axis=1)
+            times = np.flatnonzero(~np.isfinite(sums))
+        for k in times:
             if best is not None and (k, order) >= best[0]:
                 break
             bad = ~np.isfinite(by_time[k])

@@ -8,17 +8,27 @@ only straight-line numpy statements.
 
 Numerical semantics copy PySD 3.14 (pysd/py_backend): explicit Euler
 ``state + ddt*dt`` with all derivatives evaluated before any state is updated; time
-accumulated ``t = t + dt``; outputs saved before each step and after the last one; SMOOTH/
-DELAY states and their initialisation as in ``statefuls.py``; STEP/RAMP/PULSE/XIDZ/ZIDZ/
-MODULO/INTEGER as in ``functions.py``; lookups held flat outside their x range.
+accumulated ``t = t + dt``; outputs saved before each step and after the last one; SMOOTH
+(N)/DELAY (N)/TREND/FORECAST/SAMPLE IF TRUE states and their initialisation as in
+``statefuls.py``; STEP/RAMP/PULSE/XIDZ/ZIDZ/MODULO/INTEGER/ACTIVE INITIAL/GET TIME VALUE as
+in ``functions.py``; lookups held flat outside their x range. Operators follow Vensim's
+precedence as PySD parses it: ``^`` (right-associative) binds tighter than unary minus,
+so ``-2^2 = -4`` and ``a^-b^c = a^(-(b^c))``; every sub-expression is parenthesised in
+the generated code. Scalar arithmetic is done in numpy (``1/0`` is inf, not an error).
 
-Refused at compile time (ModelError naming element and function): every function not in
-``_ELEMENTWISE``/``_REDUCERS`` (e.g. RANDOM *, VECTOR *, GET XLS/DATA, ALLOCATE *), DELAY N,
-SMOOTH N, TREND, FORECAST, SAMPLE IF TRUE, non-negative INTEG, :EXCEPT:, range mappings,
-lookups of other than "interpolate" type, macros. Refused at run time: DELAY FIXED lengths
-or DELAY orders (after PySD's lowering) that differ between runs. Dependencies are
-tracked per variable, so an equation using another element of its own variable
-(``X[a] = X[b] + 1``) is reported as an algebraic loop.
+Supported besides: :EXCEPT:, subranges, subscript ranges used as values (element
+positions from 1), ELMCOUNT, :NA: (NaN, as PySD), mappings onto whole ranges
+(``B: b1, b2 -> A``).
+
+Refused at compile time (ModelError naming the element and the function as Vensim spells
+it, and what to do instead): every other function (e.g. RANDOM *, VECTOR *, GET XLS/
+DIRECT *, ALLOCATE *, GAME, INVERT MATRIX), DELAY N with a delay time that changes during
+the run, ACTIVE INITIAL inside a larger expression, GET TIME VALUE other than (0, offset,
+0), non-negative INTEG, lookups of other than "interpolate" type, macros, mappings that
+list elements. Refused at run time: DELAY FIXED lengths or DELAY/SMOOTH N orders (after
+PySD's lowering) that differ between runs. Dependencies are tracked per variable, so an
+equation using another element of its own variable (``X[a] = X[b] + 1``) is reported as
+an algebraic loop.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from czsim.engines.model_info import (
     ModelInfo,
     abstract_section,
     component_index,
+    except_mask,
     is_control,
     model_info,
     normalize,
@@ -86,6 +97,8 @@ class _Var:
     init_deps: set[str] = field(default_factory=set)
     dynamic: bool = False
     direct: bool = False  # bound to its value; else a (R, *shape) buffer filled in place
+    # ACTIVE INITIAL: the statements computing the value while initialising (else assign)
+    init_assign: list[str] | None = None
 
 
 _ELEMENTWISE = {
@@ -136,12 +149,55 @@ _CONTROL_KEYS = {
 }
 
 
+def _is_number(ast) -> bool:
+    return isinstance(ast, (int, float, np.number)) and not isinstance(ast, bool)
+
+
 def _is_negative_literal(ast) -> bool:
-    return isinstance(ast, (int, float, np.number)) and not isinstance(ast, bool) and ast < 0
+    return _is_number(ast) and ast < 0
 
 
 def _vensim_name(ref: str) -> str:
     return ref.upper().replace("_", " ")
+
+
+_DATA_ADVICE = (
+    "it does not read external data files: give the values as constants= or "
+    "series= of czsim.engines.run (or write them into the model as numbers or a lookup)"
+)
+# PySD structure -> (Vensim's name, what to do instead)
+_STRUCTURE_NAMES = {
+    "GameStructure": ("GAME", "remove GAME (it only matters for interactive gaming)"),
+    "AllocateAvailableStructure": ("ALLOCATE AVAILABLE", "use the PySD engine"),
+    "AllocateByPriorityStructure": ("ALLOCATE BY PRIORITY", "use the PySD engine"),
+    "GetLookupsStructure": ("GET XLS LOOKUPS / GET DIRECT LOOKUPS", _DATA_ADVICE),
+    "GetDataStructure": ("GET XLS DATA / GET DIRECT DATA", _DATA_ADVICE),
+    "GetConstantsStructure": ("GET XLS CONSTANTS / GET DIRECT CONSTANTS", _DATA_ADVICE),
+    "DataStructure": ("a data variable (:= or an empty data equation)", _DATA_ADVICE),
+}
+_CALL_ADVICE = {
+    "random": "give the random draws as per-run constants= of czsim.engines.run",
+    "vector": "use the PySD engine",
+    "invert_matrix": "use the PySD engine",
+    "get_": _DATA_ADVICE,
+}
+
+
+def _refusal(ast, what: str = "function") -> str:
+    """``unsupported function NAME in the ensemble engine: what to do instead`` for a
+    PySD structure, with the function as Vensim spells it."""
+    cls = type(ast).__name__
+    name, advice = _STRUCTURE_NAMES.get(
+        cls, (cls.replace("Structure", "").upper(), "use the PySD engine")
+    )
+    return f"unsupported {what} {name} in the ensemble engine: {advice}"
+
+
+def _call_advice(fname: str) -> str:
+    for prefix, advice in _CALL_ADVICE.items():
+        if fname.startswith(prefix):
+            return f": {advice}"
+    return " (rewrite it with supported functions, or use the PySD engine)"
 
 
 # ----------------------------------------------------------------------------------
@@ -225,6 +281,7 @@ def _series(t, xp, fp):
 
 _HELPERS = {
     "np": np,
+    "_uniform_int": _uniform_int,
     "_modulo": _modulo,
     "_quantum": _quantum,
     "_pulse_train": _pulse_train,
@@ -255,6 +312,11 @@ class _Compiler:
         self.section, _ = abstract_section(info.path)
         self.ranges = info.ranges
         self.range_by_lower = {r.lower(): r for r in self.ranges}
+        self.range_by_key = {normalize(r): r for r in self.ranges}
+        # "A: a1, a2 -> B": range -> ranges it maps onto
+        self.mappings = {
+            r.name: tuple(r.mapping) for r in self.section.subscripts if getattr(r, "mapping", None)
+        }
         self.globals: dict[str, object] = dict(_HELPERS)
         self.n_state = 0
         self.vars: dict[str, _Var] = {}
@@ -278,6 +340,11 @@ class _Compiler:
                 self._add_lookup(el)
             else:
                 self.vars[key] = _Var(key, el.name, f"v{len(self.vars)}", vi.dims, vi.shape)
+        self.active_initial = {
+            k
+            for k, el in elements.items()
+            if any(self._is_active_initial(c.ast) for c in el.components)
+        }
         for key, var in self.vars.items():
             self._compile_var(var, elements[key])
 
@@ -299,9 +366,16 @@ class _Compiler:
             return e.code
         missing = [a for a in e.axes if a not in target]
         if missing:
+            same = [t for t in target if t not in e.axes and self.size(t) == self.size(missing[0])]
+            hint = (
+                f" (to use {missing[0]}'s elements in order for {same[0]}'s, declare the "
+                f"mapping '{missing[0]}: ... -> {same[0]}')"
+                if same
+                else ""
+            )
             raise self.error(
                 f"subscript {missing[0]} of the expression does not match "
-                f"the equation's subscripts {list(target)}"
+                f"the equation's subscripts {list(target)}{hint}"
             )
         order = sorted(e.axes, key=target.index)
         code = e.code if e.code.isidentifier() else f"({e.code})"
@@ -344,6 +418,8 @@ class _Compiler:
             pass
         if self._mode == "ddt":
             owner = None
+        elif self._mode == "run" and self._var.key in self.active_initial:
+            return e
         elif self._mode == "run" and self._var.key not in self.static_vars:
             owner = self._var.key
         else:
@@ -382,6 +458,8 @@ class _Compiler:
         )
 
     def _table_arrays(self, ast) -> tuple[np.ndarray, np.ndarray]:
+        if not isinstance(ast, self.ae.LookupsStructure):
+            raise self.error(_refusal(ast, "lookup definition"))
         if getattr(ast, "type", "interpolate") != "interpolate":
             raise self.error(f"lookup type '{ast.type}' is not supported")
         xs = np.asarray(ast.x, dtype=float)
@@ -412,11 +490,10 @@ class _Compiler:
             return
         self._var = var
         for comp in el.components:
-            if comp.subscripts[1]:
-                raise self.error(":EXCEPT: subscripts are not supported")
             idx = component_index(
                 comp.subscripts[0], var.dims, self.ranges, self.info.path, el.name
             )
+            keep = except_mask(comp, idx, var.dims, self.ranges, self.info.path, el.name)
             target = []
             for s, i, d in zip(comp.subscripts[0], idx, var.dims, strict=True):
                 if isinstance(i, slice):
@@ -439,9 +516,21 @@ class _Compiler:
                         f"constant list has {comp.ast.size} values, expected {int(np.prod(sizes))}"
                     ) from None
                 expr = _Expr(self.const(arr), self._target, False, True)
+            elif self._is_active_initial(comp.ast):
+                self._active_initial(var, comp.ast, idx, keep)
+                continue
             else:
                 expr = self.expr(comp.ast, "run")
-            if (
+            if var.init_assign is not None:
+                var.init_assign.append(None)  # same statement as assign, filled in below
+            if keep is not None:
+                # :EXCEPT: writes only the elements the component keeps
+                ix = self._index_code(idx)
+                var.assign.append(
+                    f"{var.ident}{ix} = np.where({self.const(keep[None, ...])}, "
+                    f"{self.align(expr, self._target)}, {var.ident}{ix})"
+                )
+            elif (
                 len(el.components) == 1
                 and not expr.scalar
                 and all(isinstance(i, slice) for i in idx)
@@ -456,6 +545,30 @@ class _Compiler:
                 var.assign.append(
                     f"{var.ident}{self._index_code(idx)} = {self.align(expr, self._target)}"
                 )
+
+    def _is_active_initial(self, ast) -> bool:
+        return isinstance(ast, self.ae.CallStructure) and ast.function.reference == "active_initial"
+
+    def _active_initial(self, var: _Var, ast, idx, keep) -> None:
+        """``X = ACTIVE INITIAL(expr, init)``: ``init`` while the model is initialised
+        (stock initial values see it), ``expr`` from the first saved time on (PySD's
+        ``active_initial`` with the model's stage). Only ``init``'s references order
+        the initialisation, which is how ACTIVE INITIAL breaks initialisation loops."""
+        if len(ast.arguments) != 2:
+            raise self.error(f"ACTIVE INITIAL takes 2 arguments, got {len(ast.arguments)}")
+        if var.init_assign is None:
+            var.init_assign = [None] * len(var.assign)
+        saved = set(var.init_deps)
+        run_e = self.expr(ast.arguments[0], "run")
+        var.init_deps = saved
+        init_e = self.expr(ast.arguments[1], "init")
+        var.dynamic = True  # its value changes at the end of initialisation
+        ix = self._index_code(idx)
+        for exp, out in ((run_e, var.assign), (init_e, var.init_assign)):
+            code = self.align(exp, self._target)
+            if keep is not None:
+                code = f"np.where({self.const(keep[None, ...])}, {code}, {var.ident}{ix})"
+            out.append(f"{var.ident}{ix} = {code}")
 
     def _index_code(self, idx: tuple) -> str:
         if all(isinstance(i, slice) for i in idx):
@@ -488,6 +601,20 @@ class _Compiler:
             return _Expr(_CONTROL_KEYS[key], (), True, True)
         if key in self.lookups or key in self.sub_lookups:
             raise self.error(f"lookup '{key}' used without an argument")
+        if key not in self.vars and key in self.range_by_key:
+            # a subscript range used as a value: each element's position, from 1, in
+            # the largest range containing it (a subrange counts in its parent, as PySD)
+            r = self.range_by_key[key]
+            if subs is not None:
+                raise self.error(f"subscript range {r} used as a value cannot be subscripted")
+            elems = [e.lower() for e in self.ranges[r]]
+            parent = max(
+                (p for p, el in self.ranges.items() if set(elems) <= {e.lower() for e in el}),
+                key=lambda p: len(self.ranges[p]),
+            )
+            full = [e.lower() for e in self.ranges[parent]]
+            positions = np.array([[full.index(e) + 1.0 for e in elems]])
+            return _Expr(self.const(positions), (r,), False, True)
         if key not in self.vars:
             raise self.error(f"unknown variable '{key}'")
         if mode == "run":
@@ -517,6 +644,23 @@ class _Compiler:
                 if bang or s.lower() not in full:
                     raise self.error(f"'{s}' is not an element or range of {d}")
                 basic.append(str(full.index(s.lower())))
+                continue
+            target = getattr(self, "_target", ())
+            mapped = [
+                t for t in target if t in self.mappings.get(r, ()) and self.size(t) == self.size(r)
+            ]
+            if not bang and r not in target and mapped:
+                # a mapping "R: ... -> T" lets R's elements stand, in order, for T's in an
+                # equation over T (PySD's reading)
+                if r != d:
+                    raise self.error(
+                        f"range {r} is mapped to {mapped[0]} but is not {d} itself "
+                        "(mapped subranges are not supported)"
+                    )
+                if mapped[0] in axes:
+                    raise self.error(f"range {mapped[0]} used twice in one reference")
+                basic.append(":")
+                axes.append(mapped[0])
                 continue
             axis_name = r + ("!" if bang else "")
             if axis_name in axes:
@@ -549,6 +693,8 @@ class _Compiler:
     def _expr(self, ast, mode: str) -> _Expr:
         ae = self.ae
         if isinstance(ast, (int, float, np.number)) and not isinstance(ast, bool):
+            if np.isnan(ast):  # :NA:
+                return _Expr("np.nan", (), True, True)
             return _Expr(repr(float(ast)), (), True, True)
         if isinstance(ast, ae.ReferenceStructure):
             return self.ref(ast.reference, ast.subscripts, mode)
@@ -595,11 +741,15 @@ class _Compiler:
                 ae.DelayStructure,
                 ae.DelayFixedStructure,
                 ae.InitialStructure,
+                ae.SmoothNStructure,
+                ae.DelayNStructure,
+                ae.TrendStructure,
+                ae.ForecastStructure,
+                ae.SampleIfTrueStructure,
             ),
         ):
             return self.stateful(ast, mode)
-        name = type(ast).__name__.replace("Structure", "").upper()
-        raise self.error(f"unsupported function {name} in the ensemble engine")
+        raise self.error(_refusal(ast))
 
     def power_chain(self, ast, args: list[_Expr]) -> _Expr:
         """``a ^ b ^ c`` (PySD gives ``^`` its own node, or a chain of ``^`` only).
@@ -674,7 +824,37 @@ class _Compiler:
             return self.combine(fmt, args)
         if fname == "pi":
             return _Expr("np.pi", (), True, True)
-        raise self.error(f"unsupported function {_vensim_name(fname)} in the ensemble engine")
+        if fname == "active_initial":
+            raise self.error(
+                "ACTIVE INITIAL is supported as the whole equation (X = ACTIVE INITIAL(expr, "
+                "init)), not inside an expression: give it an auxiliary of its own"
+            )
+        if fname == "elmcount":
+            arg = ast.arguments[0] if len(ast.arguments) == 1 else None
+            key = getattr(arg, "reference", None)
+            if key not in self.range_by_key:
+                raise self.error("ELMCOUNT takes the name of a subscript range")
+            return _Expr(repr(float(self.size(self.range_by_key[key]))), (), True, True)
+        if fname == "get_time_value":
+            args = ast.arguments
+            if (
+                len(args) != 3
+                or not all(_is_number(a) for a in (args[0], args[2]))
+                or args[0] != 0
+                or args[2] != 0
+            ):
+                raise self.error(
+                    "GET TIME VALUE is supported as GET TIME VALUE(0, offset, 0) (model time "
+                    "plus offset); other 'relative to' and 'measure' values read the "
+                    "computer's clock or are not implemented by PySD: use TIME instead"
+                )
+            if mode == "run":
+                self._var.dynamic = True
+            return self.combine("{0} + {1}", [_Expr("t", (), True), self.expr(args[1], mode)])
+        raise self.error(
+            f"unsupported function {_vensim_name(fname)} in the ensemble engine"
+            + _call_advice(fname)
+        )
 
     # -- statefuls -------------------------------------------------------------------
     def stateful(self, ast, mode: str) -> _Expr:
@@ -758,15 +938,21 @@ class _Compiler:
                 out_deps,
                 False,
             )
-        if isinstance(ast, ae.SmoothStructure):
+        if isinstance(ast, (ae.SmoothStructure, ae.SmoothNStructure)):
             inp = self._ddt(ast.input)
             stime = self._ddt(ast.smooth_time)
             init = self._sub(ast.initial, init_deps)
             axes = self.union([inp, stime, init])
-            order = int(ast.order)
+            first = []
+            if _is_number(ast.order):
+                order = int(ast.order)
+            else:  # SMOOTH N: the order is evaluated once, at initialisation (PySD)
+                order_e = self._sub(ast.order, init_deps)
+                order = f"o{n}"
+                first.append(f"o{n} = _uniform_int({order_e.code}, 'SMOOTH N order')")
             shp = self._shape_code(axes, f"{order}, ")
             return _Stateful(
-                [f"{s} = _full({shp}, {self.align(init, axes)})"],
+                [*first, f"{s} = _full({shp}, {self.align(init, axes)})"],
                 # np.roll(state, 1, axis=0) with the input in front, as PySD, without
                 # np.roll's overhead
                 [
@@ -781,17 +967,33 @@ class _Compiler:
                 out_deps,
                 True,
             )
-        if isinstance(ast, ae.DelayStructure):
+        if isinstance(ast, (ae.DelayStructure, ae.DelayNStructure)):
             inp = self._ddt(ast.input)
             dtime = self._sub(ast.delay_time, out_deps)
             init = self._sub(ast.initial, init_deps)
             init_deps |= out_deps
+            if _is_number(ast.order):
+                order = str(int(ast.order))
+            else:  # DELAY N: the order is evaluated once, at initialisation (PySD)
+                order = f"_uniform_int({self._sub(ast.order, init_deps).code}, 'DELAY N order')"
+            if (
+                isinstance(ast, ae.DelayNStructure)
+                and self.static_vars is not None
+                and not dtime.static
+            ):
+                # PySD's DELAY N lags the delay time through its stages; with a constant
+                # delay time that is DELAY3's arithmetic, which is what is generated here
+                raise self.error(
+                    "DELAY N with a delay time that changes during the run is not "
+                    "supported by the ensemble engine (use a constant delay time, or the "
+                    "PySD engine)"
+                )
             axes = self.union([inp, dtime, init])
             dt_code = self.align(dtime, axes)
             shp = self._shape_code(axes, f"o{n}, ")
             return _Stateful(
                 [
-                    f"o{n} = _delay_order({int(ast.order)}, dt, {dtime.code}, {self._element!r})",
+                    f"o{n} = _delay_order({order}, dt, {dtime.code}, {self._element!r})",
                     f"{s} = _full({shp}, ({self.align(init, axes)}) * ({dt_code}))",
                 ],
                 [
@@ -829,7 +1031,65 @@ class _Compiler:
                 out_deps,
                 True,
             )
-        raise self.error(f"unsupported function {type(ast).__name__}")
+        if isinstance(ast, (ae.TrendStructure, ae.ForecastStructure)):
+            # PySD statefuls.Trend/Forecast: AV integrates (input - AV) / average time
+            inp = self._ddt(ast.input)
+            atime = self._ddt(ast.average_time)
+            inp_i = self._sub(ast.input, init_deps)
+            at_i = self._sub(ast.average_time, init_deps)
+            trend_i = self._sub(ast.initial_trend, init_deps)
+            inp_o = self._sub(ast.input, out_deps)
+            at_o = self._sub(ast.average_time, out_deps)
+            parts = [inp, atime, inp_i, at_i, trend_i, inp_o, at_o]
+            trend = isinstance(ast, ae.TrendStructure)
+            if not trend:
+                horizon = self._sub(ast.horizon, out_deps)
+                parts.append(horizon)
+            axes = self.union(parts)
+
+            def a(e: _Expr) -> str:
+                return f"({self.align(e, axes)})"
+
+            if trend:
+                av0 = f"{a(inp_i)} / (1 + {a(trend_i)} * {a(at_i)})"
+                den = f"{a(at_o)} * np.abs({s})"
+            else:
+                av0 = f"{a(inp_i)} / (1 + {a(trend_i)})"
+                den = f"{a(at_o)} * {s}"
+            ratio = f"np.where(np.abs({den}) < {SMALL_VENSIM}, 0.0, ({a(inp_o)} - {s}) / ({den}))"
+            out = ratio if trend else f"{a(inp_o)} * (1 + {ratio} * {a(horizon)})"
+            return _Stateful(
+                [f"{s} = _state({self._sizes(axes)}, {av0})"],
+                [f"{d} = ({a(inp)} - {s}) / {a(atime)}"],
+                [f"{s} = {s} + {d} * dt"],
+                _Expr(f"({out})", axes, False),
+                init_deps,
+                out_deps,
+                True,
+            )
+        if isinstance(ast, ae.SampleIfTrueStructure):
+            # PySD statefuls.SampleIfTrue: the value is the input while the condition
+            # holds, else the last sampled one; the state samples at each step's end
+            cond = self._ddt(ast.condition)
+            inp = self._ddt(ast.input)
+            init = self._sub(ast.initial, init_deps)
+            cond_o = self._sub(ast.condition, out_deps)
+            inp_o = self._sub(ast.input, out_deps)
+            axes = self.union([cond, inp, init, cond_o, inp_o])
+
+            def a(e: _Expr) -> str:
+                return f"({self.align(e, axes)})"
+
+            return _Stateful(
+                [f"{s} = _state({self._sizes(axes)}, {a(init)})"],
+                [f"{d} = np.where({a(cond)}, {a(inp)}, {s})"],
+                [f"{s} = {d}"],
+                _Expr(f"np.where({a(cond_o)}, {a(inp_o)}, {s})", axes, False),
+                init_deps,
+                out_deps,
+                True,
+            )
+        raise self.error(_refusal(ast))
 
     def _sizes(self, axes: tuple[str, ...]) -> str:
         return "(" + "".join(f"{self.size(a)}, " for a in axes) + ")"
@@ -921,9 +1181,23 @@ def _generate(
     for k in init_order:
         for st in vs[k].statefuls:
             body.extend(st.init)
-        body.extend(hoisted.get(k, ()))  # may use this variable's INITIAL states
-        body.extend(vs[k].assign)
+        init_assign = vs[k].init_assign
+        if init_assign is None:
+            body.extend(hoisted.get(k, ()))  # may use this variable's INITIAL states
+            body.extend(vs[k].assign)
+        else:  # ACTIVE INITIAL
+            # (no hoisting in these variables: their equations may use what is not
+            # initialised yet)
+            body.extend(
+                i if i is not None else a for i, a in zip(init_assign, vs[k].assign, strict=True)
+            )
     body.extend(hoisted.get(None, ()))  # used only by derivatives, in the loop
+    if any(v.init_assign is not None for v in vs.values()):
+        # initialisation is over: ACTIVE INITIAL variables take their equations, and
+        # what depends on them is computed again before the first save, as in PySD
+        for k in run_order:
+            if vs[k].dynamic:
+                body.extend(vs[k].assign)
     # variables that never change are returned once (as broadcast views), not saved
     by_name = {v.name: v for v in vs.values()}
     dynamic_outputs = tuple(n for n in outputs if by_name[n].dynamic)
@@ -976,15 +1250,16 @@ def check(model_path) -> None:
     compiled(str(info.path), info.sha256, frozenset(), frozenset(), ())
 
 
-def run(info: ModelInfo, inputs: RunInputs) -> tuple[dict[str, np.ndarray], bool]:
+def run(info: ModelInfo, inputs: RunInputs) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Run all runs of ``inputs`` in one vectorised pass.
 
     Returns
     -------
     dict of str to numpy.ndarray
         Real name -> float64 array ``(n_runs, n_times, *shape)``.
-    bool
-        True if every value is certainly finite (False: some may be NaN or infinite).
+    dict of str to numpy.ndarray
+        The variables that may hold NaN or infinity, with the indices of the saved times
+        where they may (empty: every value is finite).
     """
     model = compiled(
         str(info.path),
@@ -1019,10 +1294,23 @@ def run(info: ModelInfo, inputs: RunInputs) -> tuple[dict[str, np.ndarray], bool
     )
     result = {n: a.swapaxes(0, 1) for n, a in out.items()}
     # a sum is NaN or infinite if any term is (or, rarely, if it overflows: then the
-    # caller's exact check finds nothing)
-    total = np.add.reduce(block) if block.size else 0.0
+    # caller's exact check finds nothing); one pass gives the sum of every (variable,
+    # saved time), so only the suspects are looked at again
+    suspects: dict[str, np.ndarray] = {}
+    if block.size:
+        starts = np.concatenate(
+            [
+                o + np.arange(nt) * (size // nt)
+                for o, size in zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True)
+            ]
+        )
+        bad = ~np.isfinite(np.add.reduceat(block, starts).reshape(len(sizes), nt))
+        if bad.any():
+            for i in np.flatnonzero(bad.any(axis=1)):
+                suspects[model.dynamic_outputs[i]] = np.flatnonzero(bad[i])
     for n, value in static.items():
-        total += np.add.reduce(np.asarray(value, dtype=float), axis=None)
+        if not np.isfinite(np.add.reduce(np.asarray(value, dtype=float), axis=None)):
+            suspects[n] = np.zeros(1, dtype=int)
         # time-invariant: a big result is a read-only view repeating the one value over
         # time (and over runs when it is the same for all) instead of n_times copies; a
         # small one is copied, which is faster than making the view
@@ -1034,4 +1322,4 @@ def run(info: ModelInfo, inputs: RunInputs) -> tuple[dict[str, np.ndarray], bool
             result[n][...] = v
         else:
             result[n] = np.broadcast_to(v, shape)
-    return result, bool(np.isfinite(total))
+    return result, suspects

@@ -146,9 +146,26 @@ def _abstract_section_cached(path: str, sha: str):
             am = vf.get_abstract_model()
     except Exception as err:  # PySD raises many exception types for bad files
         raise ModelError(f"cannot parse Vensim model: {err}", file=path) from err
-    if len(am.sections) != 1:
-        raise ModelError("macros are not supported", file=path)
-    return am.sections[0]
+    macros = [s for s in am.sections if getattr(s, "type", "main") == "macro"]
+    if macros:
+        m = macros[0]
+        raise ModelError(
+            f"macro {m.name.upper()}({', '.join(m.params)}) (:MACRO:) is not supported: "
+            "write its equations into the model where it is used",
+            file=path,
+            key=m.name.upper(),
+        )
+    main = am.sections[0]
+    for r in main.subscripts:
+        if not all(isinstance(m, str) for m in getattr(r, "mapping", None) or ()):
+            raise ModelError(
+                f"subscript mapping {r.name} -> {', '.join(map(str, r.mapping))} lists "
+                "elements; only mappings onto whole ranges (A: a1, a2 -> B) are "
+                "supported: write the mapped equations per element",
+                file=path,
+                key=r.name,
+            )
+    return main
 
 
 def abstract_section(path: str | Path):
@@ -391,6 +408,40 @@ def _control_values(section, path) -> dict[str, float]:
     return out
 
 
+def except_mask(comp, idx, dims, ranges, path, name) -> np.ndarray | None:
+    """For a component with ``:EXCEPT:``, a boolean array shaped like the elements its
+    subscripts select (``default[idx]``): True where the component applies. ``None``
+    without ``:EXCEPT:``."""
+    if not comp.subscripts[1]:
+        return None
+    sizes = [len(ranges[d]) for d in dims]
+    keep = np.zeros(sizes, dtype=bool)
+    keep[_mesh(idx, sizes)] = True
+    for group in comp.subscripts[1]:
+        if len(group) != len(dims):
+            raise ModelError(
+                f":EXCEPT: [{', '.join(group)}] has {len(group)} subscripts, expected {len(dims)}",
+                file=path,
+                key=name,
+            )
+        keep[_mesh(component_index(group, dims, ranges, path, name), sizes)] = False
+    region = keep[_mesh(idx, sizes)]
+    # single elements drop their axis, as in default[idx]
+    return region.reshape(
+        [n for n, i in zip(region.shape, idx, strict=True) if not isinstance(i, int)]
+    )
+
+
+def _mesh(idx, sizes) -> tuple:
+    """``np.ix_`` of a component index (ints, slices of the whole range, lists)."""
+    return np.ix_(
+        *(
+            [i] if isinstance(i, int) else list(range(n)) if isinstance(i, slice) else i
+            for i, n in zip(idx, sizes, strict=True)
+        )
+    )
+
+
 @lru_cache(maxsize=16)
 def _model_info_cached(path: str, sha: str) -> ModelInfo:
     from pysd.builders.python.namespace import NamespaceManager
@@ -422,9 +473,8 @@ def _model_info_cached(path: str, sha: str) -> ModelInfo:
             vtype = "constant"
             default = np.full(shape, np.nan)
             for c in comps:
-                if c.subscripts[1]:
-                    raise ModelError(":EXCEPT: is not supported", file=path, key=el.name)
                 idx = component_index(c.subscripts[0], dims, ranges, path, el.name)
+                keep = except_mask(c, idx, dims, ranges, path, el.name)
                 target = default[idx] if dims else default
                 try:
                     value = np.asarray(c.ast, dtype=float)
@@ -440,7 +490,9 @@ def _model_info_cached(path: str, sha: str) -> ModelInfo:
                         file=path,
                         key=el.name,
                     ) from None
-                if dims:
+                if keep is not None:
+                    default[idx] = np.where(keep, value, default[idx])
+                elif dims:
                     default[idx] = value
                 else:
                     default = np.array(value, dtype=float)

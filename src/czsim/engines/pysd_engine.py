@@ -137,7 +137,15 @@ def run(info: ModelInfo, inputs: RunInputs) -> dict[str, np.ndarray]:
         with warnings.catch_warnings():
             # PySD warns on every series/constant replacement; they are intended here
             warnings.simplefilter("ignore")
-            model = pysd.load(str(py_file))
+            try:
+                model = pysd.load(str(py_file))
+            except (OSError, ValueError, KeyError) as err:  # external data (GET XLS ...)
+                raise ModelError(
+                    f"PySD cannot load the model: {err} (czsim translates the model in its "
+                    "cache folder, so external data files are not found: give their values "
+                    "as constants= or series=)",
+                    file=info.path,
+                ) from None
             try:
                 df = model.run(
                     params=_params_for_run(info, inputs, r),
@@ -156,5 +164,16 @@ def run(info: ModelInfo, inputs: RunInputs) -> dict[str, np.ndarray]:
             raise ModelError(f"PySD returned {len(df)} saved times, expected {nt}", file=info.path)
         for name in inputs.variables:
             shape = info.variables[name].shape
-            out[name][r] = df[_columns(info, name)].to_numpy(dtype=float).reshape(nt, *shape)
+            try:
+                cols = df[_columns(info, name)]
+            except KeyError:
+                got = [c for c in df.columns if c == name or c.startswith(f"{name}[")]
+                raise ModelError(
+                    f"PySD's result for '{name}' has the elements {got}, not those of "
+                    f"{info.variables[name].dims} (a subscript mapping used in the direction "
+                    "PySD does not map?)",
+                    file=info.path,
+                    key=name,
+                ) from None
+            out[name][r] = cols.to_numpy(dtype=float).reshape(nt, *shape)
     return out

@@ -72,8 +72,7 @@ def test_every_scenario_has_the_same_history_through_2022():
     history, identically: every stock through 2022, every computed variable during 2021-2022
     (the flows that build the end-2022 levels), and every observed variable at 2022. (At
     Time = 2022 a rate is already the rate of the step after it; inputs themselves differ but
-    act only later; counters excepted: their rates are set per scenario from 2021, see
-    model/counters.tsv.)"""
+    act only later; counters excepted: no scenario sets their rates, but a user may.)"""
     from czsim.experiments.calibration import load_observations
 
     info = model_info(paths.MODEL_FILE)
@@ -95,7 +94,11 @@ def test_every_scenario_has_the_same_history_through_2022():
                     a.sel(time=slice(None, 2022 - info.time_step / 2)),
                     b.sel(time=slice(None, 2022 - info.time_step / 2)),
                 )
-            np.testing.assert_array_equal(a.values, b.values, err_msg=f"{n}, {scenario}")
+            # identical up to rounding: the compiler may fold a scenario's constants in another
+            # order than the baseline's (last-digit differences, 2e-13 relative seen)
+            np.testing.assert_allclose(
+                a.values, b.values, rtol=1e-12, atol=0, err_msg=f"{n}, {scenario}"
+            )
 
 
 @pytest.mark.parametrize("scenario", czsim.list_scenarios())

@@ -308,10 +308,14 @@ def _load(
     upload: bool = False,
 ) -> Scenario:
     """Load ``path``; its parent is looked up in ``folder`` (default: the file's folder)."""
-    if path.resolve() in chain:
-        cycle = " -> ".join(p.stem for p in (*chain, path.resolve()))
+    data, text = read_toml_text(path, error=ScenarioError)  # refuses symlink loops first
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError):
+        raise ScenarioError("cannot resolve the path (a symlink loop?)", file=path) from None
+    if real in chain:
+        cycle = " -> ".join(p.stem for p in (*chain, real))
         raise ScenarioError(f"cyclic extends: {cycle}", file=path, key="extends")
-    data, text = read_toml_text(path, error=ScenarioError)
     lines = key_lines(text)
 
     def at(*key: str) -> int | None:
@@ -338,7 +342,7 @@ def _load(
         parent_path = _resolve_parent(
             data["extends"], path, folder or path.parent, line=at("extends"), upload=upload
         )
-        parent = _load(parent_path, table, (*chain, path.resolve()))
+        parent = _load(parent_path, table, (*chain, real))
     values = dict(parent.values) if parent else {}
     uncertain = dict(parent.uncertain) if parent else {}
     origins = dict(parent.origins) if parent else {}

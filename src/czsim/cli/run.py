@@ -10,7 +10,7 @@ from rich.table import Table
 
 from czsim import api
 from czsim.cli.console import engine_option, escape, format_number, model_option, status_cell
-from czsim.io import FORMATS, write_results
+from czsim.io import FORMATS, check_output_file, write_results
 from czsim.targets import scorecard
 
 COLUMNS = (
@@ -54,6 +54,8 @@ def print_scorecard(card: pd.DataFrame, *, title: str, lang: str, console: Conso
 
 
 def _cmd(args: argparse.Namespace, console: Console) -> int:
+    for out in args.out or []:
+        check_output_file(out, FORMATS)  # before the run, not after it
     scenario = api.as_scenario(args.scenario)
     result = api.run(scenario, engine=args.engine, model=args.model)
     card = scorecard(result)

@@ -597,6 +597,17 @@ def test_bad_model_controls_are_refused(tmp_path, capsys, case, edit, expected):
     assert str(path) in str(info.value) and expected in str(info.value)
 
 
+def test_equation_parse_errors_name_the_files_line(tmp_path, capsys):
+    lines = GROWTH.splitlines()
+    lines.insert(3, "")
+    lines.insert(4, "k = (g * * 2) ~ Dmnl ~ |")
+    path = write(tmp_path, "parse.mdl", "\n".join(lines) + "\n")
+    rc, _, err = cli(["run", "plan", "--model", path], capsys, tmp_path)
+    assert rc == 2
+    assert_one_line(err, f"{path}:5: cannot parse", "'* 2)'")
+    assert "line 1" not in err
+
+
 def test_model_file_errors_from_the_cli(tmp_path, capsys):
     for model in (tmp_path, tmp_path / "missing.mdl", _fifo(tmp_path)):
         rc, _, err = cli(["run", "plan", "--model", model], capsys)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -93,6 +94,8 @@ def load_model(model: str | Path | None = None):
     path = _model_path(model)
     try:
         info = model_info(path)
+    except ModelError as exc:
+        raise _with_file_line(exc, path) from None
     except CzsimError:
         raise
     except OSError as exc:
@@ -105,6 +108,27 @@ def load_model(model: str | Path | None = None):
         ) from None
     _check_controls(info, path)
     return info
+
+
+_PARSE_AT = re.compile(r"didn't match at '(?P<text>.+?)' \(line (?P<line>\d+), column \d+\)\.?")
+
+
+def _with_file_line(exc: ModelError, path: Path) -> ModelError:
+    """A parse error of one equation ("line 1, column 6" of the equation) with the line of
+    the model file instead, where the unparsed text can be found in the file."""
+    match = _PARSE_AT.search(exc.message)
+    if match is None or exc.line is not None:
+        return exc
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return exc
+    snippet = match.group("text")
+    lines = [i for i, line in enumerate(text.splitlines(), start=1) if snippet.strip() in line]
+    if not lines:
+        return exc
+    message = _PARSE_AT.sub(f"didn't match at '{snippet}'", exc.message)
+    return ModelError(message, file=exc.file or path, key=exc.key, line=lines[0])
 
 
 def _check_controls(info, path: Path) -> None:

@@ -97,7 +97,7 @@ TARGETS = (
     _target("z20", "Z", ">=", 20.0),
 )
 SETUP = {"model": KNOWN, "table": TABLE, "targets": TARGETS}
-DEFAULTS = Scenario(name="defaults")
+DEFAULTS = Scenario(name="defaults", table=TABLE)
 
 
 def _y(a=1.0, b=2.0, c=0.0, w1=1.0, w2=2.0):
@@ -132,7 +132,7 @@ def test_break_even_not_monotone_lists_every_crossing():
     assert a["break_even"] == pytest.approx(3.0, abs=1e-7)  # nearest to the current a = 1
     assert a["direction"] == -1
     # from a = 9 the nearest crossing is 7
-    row9 = break_even("q4", DEFAULTS.__class__(name="a9", values={"a": 9.0}), ["a"], **SETUP)
+    row9 = break_even("q4", Scenario(name="a9", values={"a": 9.0}, table=TABLE), ["a"], **SETUP)
     assert row9.iloc[0]["break_even"] == pytest.approx(7.0, abs=1e-7)
     # Q does not depend on b and is not met: unreachable
     assert row.loc["b", "status"] == "unreachable"
@@ -155,7 +155,7 @@ def test_break_even_applied_meets_the_target():
         if row.status != "break-even":
             continue
         target = next(t for t in TARGETS if t.id == row.target)
-        sc = Scenario(name="x", values={row.lever: row.break_even})
+        sc = Scenario(name="x", values={row.lever: row.break_even}, table=TABLE)
         value = _value(sc, target.variable)
         assert target.reached(value) or abs(value - target.value) < 1e-9
 
@@ -169,8 +169,8 @@ def _value(scenario, variable):
 
 
 def test_attribution_linear_is_coefficient_times_change():
-    base = Scenario(name="base", values={"a": 1.0, "b": 2.0, "w2": 2.0})
-    other = Scenario(name="other", values={"a": 4.0, "b": 1.0, "w2": 5.0, "c": 0.5})
+    base = Scenario(name="base", values={"a": 1.0, "b": 2.0, "w2": 2.0}, table=TABLE)
+    other = Scenario(name="other", values={"a": 4.0, "b": 1.0, "w2": 5.0, "c": 0.5}, table=TABLE)
     res = attribute(base, other, "y30", **SETUP)
     parts = res.table["shapley"]
     assert res.method == "exact"
@@ -186,8 +186,8 @@ def test_attribution_linear_is_coefficient_times_change():
 
 def test_attribution_product_interaction_known():
     # P = a b from (1, 2) to (4, 5): phi_a = 3 (2 + 5) / 2, one-at-a-time 3 * 2, interaction 4.5
-    base = Scenario(name="base", values={"a": 1.0, "b": 2.0})
-    other = Scenario(name="other", values={"a": 4.0, "b": 5.0})
+    base = Scenario(name="base", values={"a": 1.0, "b": 2.0}, table=TABLE)
+    other = Scenario(name="other", values={"a": 4.0, "b": 5.0}, table=TABLE)
     res = attribute(base, other, "p", **SETUP)
     t = res.table
     assert t.loc["a", "shapley"] == pytest.approx(10.5, abs=1e-12)
@@ -200,8 +200,10 @@ def test_attribution_product_interaction_known():
 
 
 def test_attribution_of_a_share_and_of_a_time_series():
-    base = Scenario(name="base", values={"a": 1.0, "b": 2.0})
-    other = Scenario(name="other", values={"a": 3.0, "b": 1.0, "g": ((2020.0, 1.0), (2025.0, 3.0))})
+    base = Scenario(name="base", values={"a": 1.0, "b": 2.0}, table=TABLE)
+    other = Scenario(
+        name="other", values={"a": 3.0, "b": 1.0, "g": ((2020.0, 1.0), (2025.0, 3.0))}, table=TABLE
+    )
     res = attribute(base, other, "share", **SETUP)  # R = a / (a + b), in percent
     assert res.base_value == pytest.approx(100 / 3)
     assert res.other_value == pytest.approx(75.0)
@@ -219,8 +221,8 @@ def test_attribution_of_a_share_and_of_a_time_series():
 
 
 def test_attribution_permutation_and_groups_sum_exactly():
-    base = Scenario(name="base", values={"a": 1.0, "b": 2.0})
-    other = Scenario(name="other", values={"a": 4.0, "b": 5.0, "w1": 3.0, "w2": 4.0})
+    base = Scenario(name="base", values={"a": 1.0, "b": 2.0}, table=TABLE)
+    other = Scenario(name="other", values={"a": 4.0, "b": 5.0, "w1": 3.0, "w2": 4.0}, table=TABLE)
     exact = attribute(base, other, "p", **SETUP)
     perm = attribute(base, other, "p", method="permutation", n_permutations=400, seed=1, **SETUP)
     again = attribute(base, other, "p", method="permutation", n_permutations=400, seed=1, **SETUP)
@@ -237,8 +239,10 @@ def test_attribution_permutation_and_groups_sum_exactly():
 
 
 def test_attribution_of_a_probability():
-    base = Scenario(name="base", values={"a": 1.0, "b": 2.0}, uncertain={"c": (0.0, 1.0)})
-    other = Scenario(name="other", values={"a": 4.0, "b": 4.0})
+    base = Scenario(
+        name="base", values={"a": 1.0, "b": 2.0}, uncertain={"c": (0.0, 1.0)}, table=TABLE
+    )
+    other = Scenario(name="other", values={"a": 4.0, "b": 4.0}, table=TABLE)
     res = attribute(base, other, "y30", statistic="probability", n_draws=200, seed=3, **SETUP)
     c = draws(base, 200, 3)["c"]
     assert res.base_value == pytest.approx(np.mean(_y(1, 2, c) >= 30))
@@ -262,7 +266,7 @@ def test_what_it_takes_linear_l2_and_l1():
 
 
 def test_what_it_takes_with_probability_and_cost():
-    sc = Scenario(name="u", uncertain={"c": (0.0, 1.0)})
+    sc = Scenario(name="u", uncertain={"c": (0.0, 1.0)}, table=TABLE)
     sol = what_it_takes(
         "y30", sc, ["a", "b"], probability=0.8, n_draws=100, seed=7, cost="P", **SETUP
     )
@@ -289,7 +293,9 @@ def test_what_it_takes_unreachable_and_already_met():
     assert far.status == "not reachable"
     assert far.settings == pytest.approx({"a": 10.0, "b": 10.0})
     assert far.value == pytest.approx(_y(10, 10))
-    met = what_it_takes("y30", Scenario(name="hi", values={"b": 9.0}), ["a", "b"], **SETUP)
+    met = what_it_takes(
+        "y30", Scenario(name="hi", values={"b": 9.0}, table=TABLE), ["a", "b"], **SETUP
+    )
     assert met.status == "already met"
     assert met.distance == 0
 
@@ -314,8 +320,8 @@ def test_figures_are_matplotlib_figures():
 
     from czsim.decisions.figures import break_even_bars, waterfall
 
-    base = Scenario(name="base", values={"a": 1.0, "b": 2.0})
-    other = Scenario(name="other", values={"a": 4.0, "b": 5.0, "w1": 3.0})
+    base = Scenario(name="base", values={"a": 1.0, "b": 2.0}, table=TABLE)
+    other = Scenario(name="other", values={"a": 4.0, "b": 5.0, "w1": 3.0}, table=TABLE)
     fig = waterfall(attribute(base, other, "p", **SETUP), top=2)
     assert isinstance(fig, Figure)
     assert len(fig.axes[0].get_yticklabels()) == 4  # base, top player, "others", other
@@ -336,7 +342,7 @@ def test_break_even_of_subscripted_series_and_approx():
     # approx: the crossing of the central value, 9 + 2 w2 = 20 -> w2 = 5.5
     assert table.loc[("y_about_20", "w2"), "break_even"] == pytest.approx(5.5, abs=1e-9)
     # a lever the scenario gives as a time series is set to a constant: Z = 5 g + 4 a = 20
-    series = Scenario(name="s", values={"g": ((2020.0, 1.0), (2030.0, 2.0))})
+    series = Scenario(name="s", values={"g": ((2020.0, 1.0), (2030.0, 2.0))}, table=TABLE)
     row = break_even("z20", series, ["g"], **SETUP).iloc[0]
     assert row["current"] == pytest.approx(1.5)  # the series at the target year
     assert row["break_even"] == pytest.approx(16 / 5, abs=1e-9)
@@ -345,8 +351,8 @@ def test_break_even_of_subscripted_series_and_approx():
 def test_attribution_refuses_too_many_players_for_exact():
     from czsim.errors import ParameterError
 
-    base = Scenario(name="base")
-    other = Scenario(name="other", values={"a": 2.0, "b": 3.0})
+    base = Scenario(name="base", table=TABLE)
+    other = Scenario(name="other", values={"a": 2.0, "b": 3.0}, table=TABLE)
     with pytest.raises(ParameterError, match="year="):
         attribute(base, other, "Y", **SETUP)
     import czsim.decisions.attribution as attribution

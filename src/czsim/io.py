@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import BinaryIO
 import pandas as pd
 import xarray as xr
 
-from czsim.errors import CzsimError
+from czsim.errors import DataError, OutputError, os_error_message
 
 #: Result formats ``write_results`` accepts (``czsim run --out``).
 FORMATS = (".csv", ".nc", ".xlsx")
@@ -49,6 +50,77 @@ def temporary_sibling(path: Path) -> Iterator[Path]:
         raise
 
 
+def _probe(folder: Path, target: Path) -> None:
+    """Create and remove a file in ``folder``: the one sure test that writing will work."""
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".czsim-probe.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        reason = os_error_message(exc).split(": ")[-1]
+        raise OutputError(f"cannot write here: {reason}", file=target) from None
+
+
+def _existing_ancestor(path: Path) -> Path:
+    """The nearest ancestor of ``path`` that exists; a file on the way is an error."""
+    folder = path.parent
+    while True:
+        try:
+            info = folder.stat()
+        except FileNotFoundError:
+            if folder.parent == folder:
+                raise OutputError("no existing folder on the path", file=path) from None
+            folder = folder.parent
+            continue
+        except OSError as exc:
+            raise OutputError(os_error_message(exc).split(": ")[-1], file=path) from None
+        if not stat.S_ISDIR(info.st_mode):
+            raise OutputError(f"{folder} is a file, not a folder", file=path)
+        return folder
+
+
+def check_output_file(path: str | Path, formats: tuple[str, ...] | None = None) -> Path:
+    """Check, before any long work, that a file can be written at ``path``.
+
+    Raises :class:`OutputError` naming the path if it is a folder, a part of its path is a
+    file, its suffix is not one of ``formats``, or its folder is not writable (probed by
+    creating and removing a file there). Nothing is left behind.
+    """
+    path = Path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise OutputError(os_error_message(exc).split(": ")[-1], file=path) from None
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        raise OutputError("is a folder; give a file name", file=path)
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise OutputError("is not a regular file (a pipe, device or socket)", file=path)
+    if formats is not None:
+        _suffix(path, formats)
+    _probe(_existing_ancestor(path), path)
+    return path
+
+
+def check_output_folder(path: str | Path) -> Path:
+    """Check, before any long work, that ``path`` is or can become a writable folder."""
+    path = Path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise OutputError(os_error_message(exc).split(": ")[-1], file=path) from None
+    if info is not None:
+        if not stat.S_ISDIR(info.st_mode):
+            raise OutputError("exists and is not a folder", file=path)
+        _probe(path, path)
+    else:
+        _probe(_existing_ancestor(path), path)
+    return path
+
+
 def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
     """Write ``path`` through ``write(file)`` into a temporary sibling, then rename it."""
     with temporary_sibling(path) as tmp, tmp.open("wb") as f:
@@ -59,6 +131,57 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
 def write_text(path: Path, text: str) -> Path:
     """Atomically write UTF-8 text to ``path``."""
     return atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
+
+
+#: Largest CSV data file czsim reads.
+MAX_CSV_BYTES = 50_000_000
+
+
+def read_csv(path: str | Path, *, what: str = "CSV file") -> pd.DataFrame:
+    """Read a CSV data file as text cells (no NA conversion), in bounded time.
+
+    Raises :class:`DataError` with the file (and the line, where it is known) for a missing,
+    special, oversized or unreadable file, text that is not UTF-8 (a BOM is fine), an empty
+    file or a row with the wrong number of fields.
+    """
+    import io as _io
+    import re
+
+    from czsim.tomlfile import decode, read_bytes
+
+    path = Path(path)
+    text = decode(
+        read_bytes(path, error=DataError, limit=MAX_CSV_BYTES, what=what),
+        path=path,
+        error=DataError,
+    )
+    import csv
+
+    reader = csv.reader(_io.StringIO(text))
+    try:
+        header = next(reader, None)
+        if not header:
+            raise DataError("is empty: expected a header line and rows", file=path)
+        for row in reader:
+            if row and len(row) != len(header):
+                # pandas would shift such a row into the index or pad it: refuse it instead.
+                raise DataError(
+                    f"malformed CSV: {len(row)} fields, but the header has {len(header)}",
+                    file=path,
+                    line=reader.line_num,
+                )
+    except csv.Error as exc:
+        raise DataError(f"malformed CSV: {exc}", file=path, line=reader.line_num) from None
+    try:
+        return pd.read_csv(_io.StringIO(text), dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataError("is empty: expected a header line and rows", file=path) from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        message = " ".join(str(exc).split())
+        match = re.search(r"line (\d+)", message)
+        line = int(match.group(1)) if match else None
+        message = re.sub(r"^Error tokenizing data\. C error: ", "", message)
+        raise DataError(f"malformed CSV: {message}", file=path, line=line) from None
 
 
 def tidy(result: xr.Dataset) -> pd.DataFrame:
@@ -84,7 +207,7 @@ def tidy(result: xr.Dataset) -> pd.DataFrame:
 def _suffix(path: Path, allowed: tuple[str, ...]) -> str:
     suffix = path.suffix.lower()
     if suffix not in allowed:
-        raise CzsimError(
+        raise OutputError(
             f"unknown output format '{suffix or path.name}'; use one of {', '.join(allowed)}",
             file=path,
         )

@@ -6,6 +6,7 @@ Sliders in the app, SALib problems in sweeps and scenario validation are all der
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -72,28 +73,44 @@ class Parameter:
         return self.label_zh if lang == "zh" else self.label_en
 
     def check(
-        self, value: object, *, file: str | Path | None = None, key: str | None = None
+        self,
+        value: object,
+        *,
+        file: str | Path | None = None,
+        key: str | None = None,
+        line: int | None = None,
     ) -> float:
         """Return ``value`` as a float, or raise :class:`ParameterError` if it is not a number
-        within ``[low, high]``."""
+        within ``[low, high]`` (Python and numpy numbers are accepted, booleans are not)."""
         key = key or self.name
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if not is_number(value):
             raise ParameterError(
                 f"expected a number for {self.name}, got {type(value).__name__} {value!r}",
                 file=file,
                 key=key,
+                line=line,
             )
         value = float(value)
         if not math.isfinite(value):
-            raise ParameterError(f"{value} is not a finite number", file=file, key=key)
+            raise ParameterError(f"{value} is not a finite number", file=file, key=key, line=line)
         if not self.low <= value <= self.high:
             raise ParameterError(
                 f"{value:g} is outside the allowed range [{self.low:g}, {self.high:g}] "
                 f"({self.units})",
                 file=file,
                 key=key,
+                line=line,
             )
         return value
+
+
+def is_number(value: object) -> bool:
+    """True for real numbers (int, float, numpy scalars); False for booleans and the rest."""
+    import numpy as np
+
+    if isinstance(value, bool | np.bool_):
+        return False
+    return isinstance(value, numbers.Real)
 
 
 class ParameterTable(Mapping[str, Parameter]):
@@ -113,14 +130,21 @@ class ParameterTable(Mapping[str, Parameter]):
     def __len__(self) -> int:
         return len(self._by_name)
 
-    def resolve(self, key: str, *, file: str | Path | None = None) -> Parameter:
+    def resolve(
+        self, key: str, *, file: str | Path | None = None, line: int | None = None
+    ) -> Parameter:
         """Find a parameter by code-safe name or by model variable (``"Var[elem]"``)."""
+        if not isinstance(key, str):
+            raise ParameterError(
+                f"a parameter name is text, got {type(key).__name__} {key!r}", file=file
+            )
         if key in self._by_name:
             return self._by_name[key]
         if key in self._by_variable:
             return self._by_variable[key]
-        hint = closest(key, [*self._by_name, *self._by_variable])
-        raise ParameterError(f"unknown parameter '{key}'{hint}", file=file, key=key)
+        hint = closest(key, [*self._by_name, *self._by_variable]) if len(key) <= 200 else ""
+        shown = key if len(key) <= 200 else key[:200] + "…"
+        raise ParameterError(f"unknown parameter '{shown}'{hint}", file=file, key=shown, line=line)
 
     def groups(self) -> dict[str, list[Parameter]]:
         """Parameters by group, in table order."""

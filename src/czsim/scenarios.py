@@ -24,9 +24,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 from czsim import paths
-from czsim.errors import CzsimError, ScenarioError, closest
-from czsim.parameters import ParameterTable, load_parameters
-from czsim.tomlfile import read_toml
+from czsim.errors import CzsimError, InputTypeError, ParameterError, ScenarioError, closest
+from czsim.parameters import ParameterTable, is_number, load_parameters
+from czsim.tomlfile import key_lines, read_toml_text
 
 #: A value is a constant or a time series: ``((year, value), ...)`` sorted by year.
 Value = float | tuple[tuple[float, float], ...]
@@ -42,12 +42,20 @@ _TOP_KEYS = {
 }
 
 
+#: Longest scenario name and ``extends`` value accepted.
+MAX_NAME = 200
+
+
 @dataclass(frozen=True)
 class Scenario:
     """A resolved scenario: every change from the model defaults along its chain of parents.
 
     ``values`` maps parameter names to constants or time series; ``uncertain`` maps parameter
     names to ``(low, high)`` ranges. Frozen: use :meth:`with_values` to derive a new one.
+    The constructor validates everything against ``model/parameters.toml`` (names, types,
+    bounds; numpy numbers are accepted) and raises :class:`ParameterError` or
+    :class:`ScenarioError`. ``origins`` maps a parameter name to the ``(file, line)`` where
+    its value was written, for error messages.
     """
 
     name: str
@@ -57,10 +65,53 @@ class Scenario:
     description_zh: str = ""
     parent: str | None = None
     path: Path | None = None
+    origins: Mapping[str, tuple[str, int | None]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    #: The parameter table the scenario is validated against (default: the project's
+    #: ``model/parameters.toml``); another model's table makes a scenario of that model.
+    table: ParameterTable | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
-        object.__setattr__(self, "uncertain", MappingProxyType(dict(self.uncertain)))
+        _check_text(self.name, "name", limit=MAX_NAME)
+        if not self.name.strip():
+            raise ScenarioError("a scenario needs a name", key="name")
+        for key in ("description_en", "description_zh"):
+            _check_text(getattr(self, key), key)
+        if self.parent is not None:
+            _check_text(self.parent, "parent", limit=MAX_NAME)
+        for key, mapping in (("values", self.values), ("uncertain", self.uncertain)):
+            if not isinstance(mapping, Mapping):
+                raise InputTypeError(
+                    f"{key} must be a mapping of parameter names, got {type(mapping).__name__}",
+                    key=key,
+                )
+        table = self.table if self.table is not None else load_parameters()
+        values: dict[str, Value] = {}
+        for key, raw in self.values.items():
+            param = table.resolve(key)
+            if param.name in values:
+                raise ParameterError(
+                    f"given twice (as '{param.name}' and as '{param.full_variable}')", key=key
+                )
+            values[param.name] = _check_value(raw, param.name, table, file=None)
+        uncertain: dict[str, tuple[float, float]] = {}
+        for key, rng in self.uncertain.items():
+            param = table.resolve(key)
+            if param.name in uncertain:
+                raise ParameterError("range given twice", key=f"uncertain.{key}")
+            try:
+                low, high = rng
+            except (TypeError, ValueError):
+                raise ParameterError(
+                    f"an uncertainty range is (low, high), got {rng!r}", key=f"uncertain.{key}"
+                ) from None
+            uncertain[param.name] = _check_range(
+                param, low, high, file=None, key=f"uncertain.{key}"
+            )
+        object.__setattr__(self, "values", MappingProxyType(values))
+        object.__setattr__(self, "uncertain", MappingProxyType(uncertain))
+        object.__setattr__(self, "origins", MappingProxyType(dict(self.origins)))
 
     def description(self, lang: str = "en") -> str:
         """The description in ``lang``, falling back to the other language."""
@@ -114,111 +165,234 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def _number(raw: object, *, file, key: str) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
+def _check_text(value: object, key: str, *, limit: int | None = None, file=None, line=None) -> str:
+    if not isinstance(value, str):
         raise ScenarioError(
-            f"expected a number, got {type(raw).__name__} {raw!r}", file=file, key=key
+            f"{key} must be text, got {type(value).__name__}", file=file, key=key, line=line
         )
-    value = float(raw)
-    if not math.isfinite(value):
-        raise ScenarioError(f"{raw!r} is not a finite number", file=file, key=key)
+    if limit is not None and len(value) > limit:
+        raise ScenarioError(
+            f"{key} is {len(value)} characters long; the limit is {limit}",
+            file=file,
+            key=key,
+            line=line,
+        )
     return value
 
 
-def _check_value(raw: object, name: str, table: ParameterTable, *, file) -> Value:
+def _number(raw: object, *, file, key: str, line: int | None = None) -> float:
+    if not is_number(raw):
+        raise ScenarioError(
+            f"expected a number, got {type(raw).__name__} {raw!r}", file=file, key=key, line=line
+        )
+    value = float(raw)
+    if not math.isfinite(value):
+        raise ScenarioError(f"{raw!r} is not a finite number", file=file, key=key, line=line)
+    return value
+
+
+def _check_range(param, low: object, high: object, *, file, key: str, line=None):
+    low = param.check(
+        _number(low, file=file, key=key, line=line), file=file, key=f"{key}.low", line=line
+    )
+    high = param.check(
+        _number(high, file=file, key=key, line=line), file=file, key=f"{key}.high", line=line
+    )
+    if not low < high:
+        raise ScenarioError(
+            f"empty or inverted range: low {low:g} must be below high {high:g}",
+            file=file,
+            key=key,
+            line=line,
+        )
+    return (low, high)
+
+
+def _year(raw: object, *, file, key: str, line: int | None) -> float:
+    """A time-series key as a finite year (TOML keys are text: ``"2025"``)."""
+    try:
+        t = float(raw)
+    except (TypeError, ValueError):
+        raise ScenarioError(
+            f"time series keys must be years, got {raw!r}", file=file, key=key, line=line
+        ) from None
+    if not math.isfinite(t):
+        raise ScenarioError(
+            f"time series keys must be finite years, got {raw!r}", file=file, key=key, line=line
+        )
+    return t
+
+
+def _check_value(
+    raw: object, name: str, table: ParameterTable, *, file, line: int | None = None
+) -> Value:
     param = table[name]
     if isinstance(raw, Mapping):
         if not raw:
             raise ScenarioError(
-                "a time series needs at least one {year = value} point", file=file, key=name
+                "a time series needs at least one {year = value} point",
+                file=file,
+                key=name,
+                line=line,
             )
-        points = []
-        for year, v in raw.items():
-            try:
-                t = float(year)
-            except (TypeError, ValueError):
-                raise ScenarioError(
-                    f"time series keys must be years, got {year!r}", file=file, key=f"{name}.{year}"
-                ) from None
-            points.append((t, param.check(v, file=file, key=f"{name}.{year}")))
-        return tuple(sorted(points))
-    if isinstance(raw, tuple):  # already a validated series (from another Scenario)
-        return tuple((float(t), param.check(v, file=file, key=name)) for t, v in raw)
-    return param.check(raw, file=file, key=name)
+        raw = tuple(raw.items())
+        series_key = True
+    elif isinstance(raw, tuple | list) and all(
+        isinstance(p, tuple | list) and len(p) == 2 for p in raw
+    ):
+        if not raw:
+            raise ScenarioError("a time series needs at least one point", file=file, key=name)
+        series_key = False
+    else:
+        return param.check(raw, file=file, key=name, line=line)
+    points: dict[float, float] = {}
+    for year, v in raw:
+        key = f"{name}.{year}" if series_key else name
+        t = _year(year, file=file, key=key, line=line)
+        if t in points:
+            raise ScenarioError(
+                f"year {t:g} is given twice in the time series", file=file, key=key, line=line
+            )
+        points[t] = param.check(v, file=file, key=key, line=line)
+    return tuple(sorted(points.items()))
 
 
-def _resolve_parent(extends: object, path: Path, folder: Path) -> Path:
-    if not isinstance(extends, str) or not extends:
-        raise ScenarioError(
-            "extends must be the name or path of a scenario", file=path, key="extends"
+def _resolve_parent(
+    extends: object, path: Path, folder: Path, *, line: int | None, upload: bool = False
+) -> Path:
+    """The parent's file: a scenario name, looked up beside the file, then in ``scenarios/``.
+
+    Only files directly in those folders are reachable: no absolute paths, no folders, no
+    ``..``.
+    """
+    shown = path.name if upload else path
+
+    def fail(message: str) -> ScenarioError:
+        return ScenarioError(message, file=shown, key="extends", line=line)
+
+    if not isinstance(extends, str) or not extends.strip():
+        raise fail('extends must be the name of a scenario (e.g. "baseline")')
+    if len(extends) > MAX_NAME:
+        raise fail(f"extends is {len(extends)} characters long; the limit is {MAX_NAME}")
+    name = extends[:-5] if extends.endswith(".toml") else extends
+    if (
+        "/" in name
+        or "\\" in name
+        or "\0" in name
+        or name in (".", "..")
+        or name.startswith(".")
+        or Path(name).is_absolute()
+    ):
+        raise fail(
+            f"extends names a scenario in the same folder or in scenarios/ "
+            f'(e.g. "baseline"), not a path: {extends!r}'
         )
-    candidate = Path(extends)
-    if candidate.suffix != ".toml":
-        candidate = candidate.with_suffix(".toml")
-    if candidate.is_absolute():
-        if candidate.is_file():
-            return candidate
-        raise ScenarioError(f"parent scenario '{extends}' not found", file=path, key="extends")
     # Beside the file first, then the project's scenarios/, so that a scenario saved anywhere
     # can still extend "baseline".
     folders = dict.fromkeys((folder, paths.SCENARIO_DIR))
     for place in folders:
-        if (place / candidate).is_file():
-            return place / candidate
+        candidate = place / f"{name}.toml"
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError:  # a symlink loop, an unreadable folder: not found here
+            continue
     known = [p.stem for place in folders for p in place.glob("*.toml")]
-    raise ScenarioError(
-        f"parent scenario '{extends}' not found in "
-        f"{' or '.join(str(f) for f in folders)}{closest(extends, known)}",
-        file=path,
-        key="extends",
-    )
+    where = "scenarios/" if upload else " or ".join(str(f) for f in folders)
+    raise fail(f"parent scenario '{extends}' not found in {where}{closest(name, known)}")
 
 
 def _load(
-    path: Path, table: ParameterTable, chain: tuple[Path, ...], folder: Path | None = None
+    path: Path,
+    table: ParameterTable,
+    chain: tuple[Path, ...],
+    folder: Path | None = None,
+    *,
+    upload: bool = False,
 ) -> Scenario:
     """Load ``path``; its parent is looked up in ``folder`` (default: the file's folder)."""
-    if path.resolve() in chain:
-        cycle = " -> ".join(p.stem for p in (*chain, path.resolve()))
+    data, text = read_toml_text(path, error=ScenarioError)  # refuses symlink loops first
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError):
+        raise ScenarioError("cannot resolve the path (a symlink loop?)", file=path) from None
+    if real in chain:
+        cycle = " -> ".join(p.stem for p in (*chain, real))
         raise ScenarioError(f"cyclic extends: {cycle}", file=path, key="extends")
-    data = read_toml(path, error=ScenarioError)
+    lines = key_lines(text)
+
+    def at(*key: str) -> int | None:
+        """The line of ``key`` (or of the nearest enclosing key written in the file)."""
+        for n in range(len(key), 0, -1):
+            if key[:n] in lines:
+                return lines[key[:n]]
+        return None
+
     for key in data:
         if key not in _TOP_KEYS:
-            raise ScenarioError(f"unknown key '{key}'{closest(key, _TOP_KEYS)}", file=path, key=key)
+            raise ScenarioError(
+                f"unknown key '{key}'{closest(key, _TOP_KEYS)}", file=path, key=key, line=at(key)
+            )
+    for key in ("name", "description_en", "description_zh", "description"):
+        if key in data:
+            _check_text(
+                data[key], key, limit=MAX_NAME if key == "name" else None, file=path, line=at(key)
+            )
+    if "name" in data and not data["name"].strip():
+        raise ScenarioError("name must not be empty", file=path, key="name", line=at("name"))
     parent = None
     if "extends" in data:
-        parent_path = _resolve_parent(data["extends"], path, folder or path.parent)
-        parent = _load(parent_path, table, (*chain, path.resolve()))
+        parent_path = _resolve_parent(
+            data["extends"], path, folder or path.parent, line=at("extends"), upload=upload
+        )
+        parent = _load(parent_path, table, (*chain, real))
     values = dict(parent.values) if parent else {}
     uncertain = dict(parent.uncertain) if parent else {}
+    origins = dict(parent.origins) if parent else {}
     raw_values = data.get("parameters", {})
     if not isinstance(raw_values, Mapping):
-        raise ScenarioError("[parameters] must be a table", file=path, key="parameters")
+        raise ScenarioError(
+            "[parameters] must be a table", file=path, key="parameters", line=at("parameters")
+        )
+    seen: dict[str, str] = {}
     for key, raw in raw_values.items():
-        param = table.resolve(key, file=path)
-        values[param.name] = _check_value(raw, param.name, table, file=path)
+        line = at("parameters", key)
+        param = table.resolve(key, file=path, line=line)
+        if param.name in seen:
+            raise ParameterError(
+                f"{param.name} is given twice (as '{seen[param.name]}' and as '{key}')",
+                file=path,
+                key=f"parameters.{key}",
+                line=line,
+            )
+        seen[param.name] = key
+        values[param.name] = _check_value(raw, param.name, table, file=path, line=line)
+        origins[param.name] = (str(path), line)
     raw_uncertain = data.get("uncertain", {})
     if not isinstance(raw_uncertain, Mapping):
-        raise ScenarioError("[uncertain] must be a table", file=path, key="uncertain")
+        raise ScenarioError(
+            "[uncertain] must be a table", file=path, key="uncertain", line=at("uncertain")
+        )
+    seen = {}
     for key, rng in raw_uncertain.items():
-        param = table.resolve(key, file=path)
+        line = at("uncertain", key)
+        param = table.resolve(key, file=path, line=line)
         ukey = f"uncertain.{key}"
-        if not isinstance(rng, Mapping) or set(rng) != {"low", "high"}:
-            raise ScenarioError(
-                "an uncertainty range is { low = ..., high = ... }", file=path, key=ukey
-            )
-        low = param.check(_number(rng["low"], file=path, key=ukey), file=path, key=f"{ukey}.low")
-        high = param.check(_number(rng["high"], file=path, key=ukey), file=path, key=f"{ukey}.high")
-        if not low < high:
-            raise ScenarioError(
-                f"empty or inverted range: low {low:g} must be below high {high:g}",
+        if param.name in seen:
+            raise ParameterError(
+                f"{param.name} is given twice (as '{seen[param.name]}' and as '{key}')",
                 file=path,
                 key=ukey,
+                line=line,
             )
-        uncertain[param.name] = (low, high)
-    for key in ("name", "description_en", "description_zh", "description"):
-        if key in data and not isinstance(data[key], str):
-            raise ScenarioError(f"{key} must be text", file=path, key=key)
+        seen[param.name] = key
+        if not isinstance(rng, Mapping) or set(rng) != {"low", "high"}:
+            raise ScenarioError(
+                "an uncertainty range is { low = ..., high = ... }", file=path, key=ukey, line=line
+            )
+        uncertain[param.name] = _check_range(
+            param, rng["low"], rng["high"], file=path, key=ukey, line=line
+        )
     return Scenario(
         name=data.get("name", path.stem),
         values=values,
@@ -227,6 +401,7 @@ def _load(
         description_zh=data.get("description_zh", ""),
         parent=parent.name if parent else None,
         path=path,
+        origins=origins,
     )
 
 
@@ -234,7 +409,9 @@ def load_scenario(source: str | Path) -> Scenario:
     """Load a scenario file, or a scenario of ``scenarios/`` by name.
 
     Raises :class:`~czsim.errors.ScenarioError` (or ``ParameterError``) with the file, line and
-    key for malformed TOML, unknown names, bad values, a missing or cyclic parent.
+    key for malformed TOML, unknown names, bad values, a missing or cyclic parent, and for
+    files that cannot be read (missing, a folder, a pipe or device, a symlink loop, no
+    permission, larger than 1 MB).
 
     Examples
     --------
@@ -242,35 +419,80 @@ def load_scenario(source: str | Path) -> Scenario:
     >>> plan.parent
     'baseline'
     """
+    if not isinstance(source, str | Path):
+        raise InputTypeError(
+            f"a scenario is a name, a path or a Scenario, got {type(source).__name__}",
+            key="scenario",
+        )
+    text = str(source)
+    if not text.strip() or "\0" in text:
+        raise ScenarioError(f"no scenario named {text!r}", key="scenario")
+    if len(text) > 4096:
+        raise ScenarioError(f"scenario name or path is {len(text)} characters long", key="scenario")
     path = Path(source)
-    if not path.suffix and not path.exists():
+    try:
+        exists = path.exists()
+    except OSError:
+        exists = True  # a symlink loop or name too long: let the reader say so
+    if not path.suffix and not exists:
         named = paths.SCENARIO_DIR / f"{source}.toml"
-        if not named.is_file():
+        if "/" in text or len(text) > MAX_NAME or not named.is_file():
             raise ScenarioError(
-                f"no scenario named '{source}'{closest(str(source), list_scenarios())}", file=named
+                f"no scenario named '{text[:MAX_NAME]}'{closest(text, list_scenarios())}",
+                file=named if len(text) <= MAX_NAME else None,
             )
         path = named
     return _load(path, load_parameters(), ())
+
+
+#: Largest upload :func:`load_scenario_text` accepts.
+MAX_UPLOAD_BYTES = 100_000
 
 
 def load_scenario_text(
     text: str | bytes, *, filename: str = "uploaded.toml", base_dir: str | Path | None = None
 ) -> Scenario:
     """Load a scenario from TOML text (an upload), resolving ``extends`` in ``base_dir``
-    (default ``scenarios/``). Errors name ``filename``; nothing is written anywhere else."""
+    (default ``scenarios/``) only: no paths, no ``..``.
+
+    Errors name ``filename`` (never a path on the server); uploads larger than
+    :data:`MAX_UPLOAD_BYTES` or nested too deeply are refused. Nothing is written anywhere.
+    """
     import tempfile
 
+    shown = Path(str(filename)).name[:MAX_NAME] or "uploaded.toml"
+    if isinstance(text, str):
+        data = text.encode("utf-8", errors="surrogatepass")
+    elif isinstance(text, bytes | bytearray | memoryview):
+        data = bytes(text)
+    else:
+        raise InputTypeError(f"an upload is text or bytes, got {type(text).__name__}", file=shown)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ScenarioError(
+            f"upload is {len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,}", file=shown
+        )
     base_dir = Path(base_dir) if base_dir else paths.SCENARIO_DIR
-    data = text.encode("utf-8") if isinstance(text, str) else text
     with tempfile.TemporaryDirectory() as tmp:
-        staged = Path(tmp) / Path(filename).name
+        stem = Path(shown).stem
+        staged = Path(tmp) / (
+            stem + ".toml" if stem and not stem.startswith(".") else "uploaded.toml"
+        )
         staged.write_bytes(data)
         try:
-            scenario = _load(staged, load_parameters(), (), folder=base_dir)
+            scenario = _load(staged, load_parameters(), (), folder=base_dir, upload=True)
         except CzsimError as exc:
-            shown = filename if exc.file == str(staged) else exc.file
-            raise type(exc)(exc.message, file=shown, line=exc.line, key=exc.key) from None
-    return replace(scenario, path=None)
+            where = exc.file
+            if where == str(staged):
+                where = shown
+            elif where is not None:
+                where = Path(where).name  # a parent in scenarios/: its name, not the path
+            raise type(exc)(exc.message, file=where, line=exc.line, key=exc.key) from None
+    origins = {
+        k: ((shown, line) if f == str(staged) else (Path(f).name, line))
+        for k, (f, line) in scenario.origins.items()
+    }
+    name = scenario.name if scenario.name != staged.stem else Path(shown).stem or scenario.name
+    return replace(scenario, path=None, origins=origins, name=name)
 
 
 def list_scenarios() -> list[str]:

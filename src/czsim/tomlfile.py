@@ -2,27 +2,116 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from czsim.errors import CzsimError
+from czsim.errors import CzsimError, os_error_message
+
+#: Largest TOML file czsim reads (scenario files and uploads are a few KB).
+MAX_BYTES = 1_000_000
+#: Deepest nesting of arrays and inline tables accepted (tomllib recurses per level).
+MAX_NESTING = 50
+
+_BOM = b"\xef\xbb\xbf"
 
 
-def read_toml(path: str | Path, *, error: type[CzsimError] = CzsimError) -> dict[str, Any]:
-    """Parse ``path``; a missing file or malformed TOML raises ``error`` with file and line."""
+def read_bytes(
+    path: str | Path,
+    *,
+    error: type[CzsimError] = CzsimError,
+    limit: int = MAX_BYTES,
+    what: str = "file",
+) -> bytes:
+    """Read a regular file of at most ``limit`` bytes, in bounded time.
+
+    A FIFO, device or socket is refused without blocking on it; so are folders, symlink
+    loops, unreadable and oversized files: each raises ``error`` naming the file.
+    """
     path = Path(path)
     try:
-        text = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise error("file not found", file=path) from None
     except IsADirectoryError:
-        raise error("is a folder, not a TOML file", file=path) from None
+        raise error(f"is a folder, not a {what}", file=path) from None
+    except OSError as exc:
+        raise error(f"cannot open: {os_error_message(exc).split(': ')[-1]}", file=path) from None
     try:
-        return tomllib.loads(text.decode("utf-8"))
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise error(f"is a folder, not a {what}", file=path)
+        if not stat.S_ISREG(info.st_mode):
+            raise error(
+                f"is not a regular file (a pipe, device or socket), not a {what}", file=path
+            )
+        if info.st_size > limit:
+            raise error(f"is {info.st_size:,} bytes; the limit is {limit:,}", file=path)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise error(f"cannot read: {os_error_message(exc).split(': ')[-1]}", file=path) from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise error(f"is larger than the limit of {limit:,} bytes", file=path)
+    return data
+
+
+def decode(data: bytes, *, path: str | Path, error: type[CzsimError] = CzsimError) -> str:
+    """UTF-8 text of ``data`` (a byte-order mark is dropped); ``error`` names line and column
+    of the first byte that is not UTF-8."""
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise error(f"not UTF-8 text ({exc.reason})", file=path) from None
+        line = data[: exc.start].count(b"\n") + 1
+        raise error(
+            f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path, line=line
+        ) from None
+
+
+def nesting_depth(text: str) -> int:
+    """Deepest nesting of ``[``/``{`` outside strings and comments (an upper bound is enough)."""
+    depth = deepest = 0
+    quote = ""
+    comment = escaped = False
+    for ch in text:
+        if comment:
+            comment = ch != "\n"
+        elif quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\" and quote == '"':
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
+def parse_toml(
+    text: str, *, path: str | Path, error: type[CzsimError] = CzsimError
+) -> dict[str, Any]:
+    """Parse TOML text; malformed TOML or too deep nesting raises ``error`` with the line."""
+    if nesting_depth(text) > MAX_NESTING:
+        raise error(f"nested more than {MAX_NESTING} levels deep", file=path)
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise error(f"nested more than {MAX_NESTING} levels deep", file=path) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = re.search(r"\(at line (\d+), column (\d+)\)", message)
@@ -30,6 +119,20 @@ def read_toml(path: str | Path, *, error: type[CzsimError] = CzsimError) -> dict
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
         message = re.sub(r"\s*\(at end of document\)", " at the end of the file", message)
         raise error(f"malformed TOML: {message}", file=path, line=line) from None
+
+
+def read_toml_text(
+    path: str | Path, *, error: type[CzsimError] = CzsimError
+) -> tuple[dict[str, Any], str]:
+    """Parse ``path`` and also return its text (for :func:`key_lines`)."""
+    text = decode(read_bytes(path, error=error, what="TOML file"), path=path, error=error)
+    return parse_toml(text, path=path, error=error), text
+
+
+def read_toml(path: str | Path, *, error: type[CzsimError] = CzsimError) -> dict[str, Any]:
+    """Parse ``path``; a missing, unreadable or special file or malformed TOML raises ``error``
+    with file and line."""
+    return read_toml_text(path, error=error)[0]
 
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")

@@ -113,7 +113,7 @@ def test_tune_see_keep(browser, app_url: str, tmp_path: Path) -> None:
     )
     error = page.locator('[data-testid="stAlertContentError"]').first
     error.wait_for()
-    assert "bad.toml [industrial_investment_growht]" in error.inner_text()
+    assert "bad.toml:2 [industrial_investment_growht]" in error.inner_text()
     assert "did you mean 'industrial_investment_growth'" in error.inner_text()
     _wait_idle(page)
     assert metric.inner_text() == tuned_scale

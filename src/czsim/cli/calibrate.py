@@ -12,7 +12,7 @@ from rich.table import Table
 from czsim.cli.console import escape, format_number, spinner
 from czsim.experiments.calibration import CALIBRATED_FILE, DEFAULT_PARAMETERS, calibrate
 from czsim.experiments.calibration.report import write_report
-from czsim.io import write_text
+from czsim.io import check_output_file, check_output_folder, write_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,6 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd(args: argparse.Namespace, console: Console) -> int:
+    # Checked before the fit, so a fit is never lost to an unwritable path.
+    check_output_file(args.write_scenario, (".toml",))
+    if args.report is not None:
+        check_output_folder(args.report)
     params = [s for s in args.params.split(",") if s.strip()] if args.params else None
     with spinner("calibrating") as update:
         result = calibrate(

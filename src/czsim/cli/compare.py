@@ -10,12 +10,14 @@ from rich.table import Table
 
 from czsim import api
 from czsim.cli.console import engine_option, escape, format_number
-from czsim.io import TABLE_FORMATS, write_table
+from czsim.io import TABLE_FORMATS, check_output_file, write_table
 
 
 def _cmd(args: argparse.Namespace, console: Console) -> int:
+    if args.out:
+        check_output_file(args.out, TABLE_FORMATS)  # before the runs, not after them
     table = api.compare(args.scenarios, engine=args.engine)
-    names = [api.as_scenario(s).name for s in args.scenarios]
+    names = table.attrs["scenarios"]
     zh = args.lang == "zh"
     out = Table(title="对比 comparison" if zh else "Comparison")
     for col in [("目标" if zh else "Target"), ("目标值" if zh else "Target"), *names]:

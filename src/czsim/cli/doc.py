@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from rich.console import Console
 
 from czsim.cli.console import escape, model_option
+from czsim.io import check_output_file, check_output_folder, write_text
 from czsim.reference import update_readme, write_docs
 from czsim.structure import diagram_dot, render
 
 
 def _cmd_doc(args: argparse.Namespace, console: Console) -> int:
+    check_output_folder(args.out)
     for p in write_docs(args.out, model=args.model, diagram=not args.no_diagram):
         console.print(f"wrote {escape(str(p))}")
     if args.readme and update_readme():
@@ -21,11 +22,10 @@ def _cmd_doc(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_diagram(args: argparse.Namespace, console: Console) -> int:
+    out = check_output_file(args.out)
     source = diagram_dot(args.model, level=args.level)
-    out = Path(args.out)
     if out.suffix.lower() == ".dot":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(source, encoding="utf-8")
+        write_text(out, source)
     else:
         render(source, out)
     console.print(f"wrote {escape(str(out))}")

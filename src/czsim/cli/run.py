@@ -10,7 +10,7 @@ from rich.table import Table
 
 from czsim import api
 from czsim.cli.console import engine_option, escape, format_number, model_option, status_cell
-from czsim.io import FORMATS, write_results
+from czsim.io import FORMATS, check_output_file, write_results
 from czsim.targets import scorecard
 
 COLUMNS = (
@@ -67,6 +67,8 @@ def _pace_text(row: pd.Series, zh: bool) -> str:
 
 
 def _cmd(args: argparse.Namespace, console: Console) -> int:
+    for out in args.out or []:
+        check_output_file(out, FORMATS)  # before the run, not after it
     scenario = api.as_scenario(args.scenario)
     result = api.run(scenario, engine=args.engine, model=args.model)
     card = scorecard(result)

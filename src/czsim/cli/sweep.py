@@ -13,6 +13,7 @@ from rich.table import Table
 from czsim.cli.console import escape
 from czsim.experiments.sweeps import labels, methods, sweep
 from czsim.experiments.sweeps.outcomes import MAIN, SCALAR_YEAR
+from czsim.io import check_output_folder
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -44,6 +45,7 @@ def _cmd(args: argparse.Namespace, console: Console) -> int:
     out = args.out or Path("results") / (
         f"{Path(str(args.scenario)).stem}-{args.method}-n{args.n}-seed{args.seed}"
     )
+    check_output_folder(out)
     result = sweep(
         args.scenario,
         method=args.method,

@@ -173,7 +173,7 @@ def attribute(
     sample = {}
     if statistic == "probability":
         given = {**sa.uncertain, **sb.uncertain} if uncertain is None else dict(uncertain)
-        ranges = Scenario(name="ranges", uncertain=given)
+        ranges = Scenario(name="ranges", uncertain=given, table=ctx.table)
         sample = draws(ranges, n_draws, seed, exclude=names)
     n_d = max(len(next(iter(sample.values()))) if sample else 1, 1)
     batch = Batch(ctx, sa, [out])

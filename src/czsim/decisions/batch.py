@@ -120,7 +120,7 @@ class Context:
 
     def scenario(self, scenario: Scenario | str | Path | None) -> Scenario:
         if scenario is None:
-            return Scenario(name="defaults")
+            return Scenario(name="defaults", table=self.table)
         return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
 
     def levers(self, levers: Sequence[str | Parameter] | None) -> list[Parameter]:

@@ -15,7 +15,8 @@ import pandas as pd
 
 from czsim import paths
 from czsim.engines import model_info
-from czsim.errors import CzsimError, ModelError, closest
+from czsim.errors import CzsimError, DataError, ModelError, closest
+from czsim.io import read_csv
 from czsim.names import join_variable, split_variable
 from czsim.parameters import load_parameters
 
@@ -40,12 +41,7 @@ EXCLUDED_FILE = DATA_DIR / "excluded.csv"
 
 def excluded_data() -> pd.DataFrame:
     """Return the observations left out of the fit and why (columns ``data``, ``why_not``)."""
-    try:
-        return pd.read_csv(EXCLUDED_FILE, dtype=str, keep_default_na=False)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise CzsimError(
-            f"cannot read the excluded observations: {exc}", file=EXCLUDED_FILE
-        ) from None
+    return read_csv(EXCLUDED_FILE, what="CSV of excluded observations")
 
 
 # ----------------------------------------------------------------------------- observations
@@ -82,9 +78,7 @@ def load_observations(source: str | Path | pd.DataFrame | None = None) -> pd.Dat
         first_line = 1  # rows of a frame are numbered from 1
     else:
         file = Path(source) if source is not None else OBSERVATIONS_FILE
-        if not file.is_file():
-            raise CzsimError("file not found", file=file)
-        frame = pd.read_csv(file, dtype=str, keep_default_na=False)
+        frame = read_csv(file, what="CSV of observations")
         first_line = 2  # line 1 is the header
     missing = [
         c
@@ -92,8 +86,10 @@ def load_observations(source: str | Path | pd.DataFrame | None = None) -> pd.Dat
         if c not in frame.columns and c not in ("months", "bound", "note", "source")
     ]
     if missing:
-        raise CzsimError(
-            f"missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}", file=file
+        raise DataError(
+            f"missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}",
+            file=file,
+            line=1 if isinstance(file, Path) else None,
         )
     for c in ("months", "bound", "note", "source"):
         if c not in frame.columns:
@@ -109,7 +105,7 @@ def load_observations(source: str | Path | pd.DataFrame | None = None) -> pd.Dat
         oid = str(raw["id"]).strip() or f"row{line}"
 
         def fail(msg: str, column: str, _oid: str = oid, _line: int = line) -> CzsimError:
-            return CzsimError(msg, file=file, line=_line, key=f"{_oid}.{column}")
+            return DataError(msg, file=file, line=_line, key=f"{_oid}.{column}")
 
         if oid in seen:
             raise fail(f"duplicate id '{oid}'", "id")
@@ -183,7 +179,10 @@ def _source_ids(file: str | Path) -> set[str] | None:
     sources = file.parent / "sources.csv"
     if not sources.is_file():
         return None
-    return set(pd.read_csv(sources, dtype=str, keep_default_na=False)["id"])
+    frame = read_csv(sources, what="CSV of sources")
+    if "id" not in frame.columns:
+        raise DataError("missing column id", file=sources, line=1)
+    return set(frame["id"])
 
 
 def _number(raw: object, fail: Callable[[str, str], CzsimError], column: str) -> float:

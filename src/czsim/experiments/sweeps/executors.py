@@ -14,13 +14,15 @@ from types import TracebackType
 
 import numpy as np
 
-from czsim.errors import CzsimError
+from czsim.errors import ClusterError, CzsimError
 
 Evaluate = Callable[[np.ndarray], Mapping[str, np.ndarray]]
 Task = tuple[int, np.ndarray]
 
 #: Seconds to wait for a Dask scheduler to answer before giving up.
 CONNECT_TIMEOUT = 3.0
+#: Seconds to wait for a scheduler to have at least one worker.
+WORKER_TIMEOUT = 30.0
 #: Times a Dask task is resubmitted after raising; a task whose worker died is rescheduled by
 #: the scheduler itself (``distributed.scheduler.allowed-failures``).
 RETRIES = 2
@@ -62,15 +64,23 @@ class DaskExecutor(AbstractContextManager):
 
         self._cluster = None
         if scheduler is not None:
+            check_address(scheduler)
             try:
-                self.client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise CzsimError(
-                    f"cannot reach the Dask scheduler at {scheduler} within "
-                    f"{CONNECT_TIMEOUT:g} s ({type(exc).__name__}: {exc})",
+                self.client = _connect(Client, scheduler)
+            except ClusterError:
+                probe(scheduler)  # says what is there instead, if it can tell
+                raise
+            self.description = f"dask scheduler {scheduler}"
+            try:
+                self.client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+            except (TimeoutError, OSError) as exc:
+                self.client.close()
+                raise ClusterError(
+                    f"the Dask scheduler at {scheduler} has no workers after "
+                    f"{WORKER_TIMEOUT:g} s; start some with 'dask worker {scheduler}' "
+                    f"({type(exc).__name__})",
                     key="scheduler",
                 ) from None
-            self.description = f"dask scheduler {scheduler}"
         else:
             # Forked workers inherit this process's imports and parsed model, so they start
             # in about a second instead of re-importing everything (10-20 s on 2 cores).
@@ -106,9 +116,21 @@ class DaskExecutor(AbstractContextManager):
             self.client.submit(evaluate_chunk, evaluate, x, pure=False, retries=RETRIES): index
             for index, x in tasks
         }
+        from distributed import KilledWorker
+
         try:
             for future in as_completed(futures, loop=self.client.loop):
-                yield futures[future], future.result()
+                try:
+                    outcomes = future.result()
+                except KilledWorker as exc:
+                    raise ClusterError(
+                        f"chunk {futures[future]} killed its Dask worker repeatedly "
+                        f"(KilledWorker, task {getattr(exc, 'task', '?')}); the finished "
+                        "chunks are saved: fix the workers (memory?) "
+                        "and rerun the same command to resume",
+                        key="workers",
+                    ) from None
+                yield futures[future], outcomes
         finally:
             for future in futures:
                 future.cancel()
@@ -123,6 +145,96 @@ class DaskExecutor(AbstractContextManager):
         if self._cluster is not None:
             self._cluster.close()
             self._config.__exit__(None, None, None)
+
+
+def check_address(address: str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of ``tcp://HOST:PORT`` (or ``tls://``), else ClusterError."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(address)
+        scheme, host, port = parts.scheme, parts.hostname, parts.port
+    except ValueError:
+        scheme = host = port = None
+    if scheme not in ("tcp", "tls") or not host or not port:
+        raise ClusterError(
+            f"scheduler address '{address}' is not tcp://HOST:PORT, e.g. tcp://127.0.0.1:8786",
+            key="scheduler",
+        )
+    return scheme, host, port
+
+
+def probe(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Check in bounded time that something that could be a Dask scheduler listens at
+    ``address`` (``tcp://host:port``); raise :class:`ClusterError` saying what was found."""
+    import socket
+
+    scheme, host, port = check_address(address)
+    if scheme != "tcp":
+        return  # a handshake is needed before anything can be read; leave it to Dask
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(min(timeout, 1.5))
+            sock.sendall(b"GET / HTTP/1.0\r\nHost: " + host.encode() + b"\r\n\r\n")
+            try:
+                head = sock.recv(16)
+            except TimeoutError:
+                head = b""
+            except OSError:
+                head = b""
+    except TimeoutError:
+        raise ClusterError(
+            f"nothing answered at {address} within {timeout:g} s (a firewall, or a wrong host?)",
+            key="scheduler",
+        ) from None
+    except OSError as exc:
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}",
+            key="scheduler",
+        ) from None
+    if head.startswith(b"HTTP/"):
+        raise ClusterError(
+            f"{address} is an HTTP server (the Dask dashboard?), not a Dask scheduler; the "
+            "scheduler usually listens on port 8786",
+            key="scheduler",
+        )
+    if head and not head.startswith(b"\x00"):
+        shown = head[:16].decode("ascii", errors="replace").strip()
+        raise ClusterError(f"{address} answered {shown!r}: not a Dask scheduler", key="scheduler")
+
+
+def _connect(client_class, address: str):
+    """``Client(address)`` in a thread, given up after :data:`CONNECT_TIMEOUT` (plus a margin)
+    even when the other side accepts the connection and then says nothing."""
+    import threading
+
+    box: dict = {}
+
+    def target() -> None:
+        try:
+            box["client"] = client_class(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True, name="czsim-dask-connect")
+    thread.start()
+    thread.join(CONNECT_TIMEOUT + 2)
+    if thread.is_alive():
+        raise ClusterError(
+            f"{address} accepted the connection but did not answer as a Dask scheduler "
+            f"within {CONNECT_TIMEOUT + 2:g} s",
+            key="scheduler",
+        )
+    if "error" in box:
+        exc = box["error"]
+        if isinstance(exc, OSError | TimeoutError | ValueError):
+            raise ClusterError(
+                f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT:g} s "
+                f"({type(exc).__name__}: {exc})",
+                key="scheduler",
+            ) from None
+        raise exc
+    return box["client"]
 
 
 def open_executor(scheduler: str | None, workers: int | None) -> InProcess | DaskExecutor:

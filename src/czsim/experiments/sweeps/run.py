@@ -40,9 +40,9 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from czsim import paths
-from czsim.api import ScenarioLike, as_scenario, run_many
+from czsim.api import MAX_MEMORY, MAX_RUNS, ScenarioLike, as_scenario, run_many
 from czsim.engines.model_info import file_sha256
-from czsim.errors import CzsimError
+from czsim.errors import CzsimError, InputError, LimitError
 from czsim.experiments.sweeps import methods
 from czsim.experiments.sweeps.executors import Evaluate, open_executor
 from czsim.experiments.sweeps.figures import write_figures
@@ -188,6 +188,19 @@ def build_problem(
     return methods.make_problem(names, bounds)
 
 
+#: Largest seed accepted (numpy and SALib take 32-bit seeds).
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: object) -> int:
+    """``seed`` as an int in ``[0, MAX_SEED]``, else :class:`InputError`."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise InputError(f"seed must be a whole number, got {seed!r}", key="seed")
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise InputError(f"seed must be between 0 and {MAX_SEED}, got {seed}", key="seed")
+    return int(seed)
+
+
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in _VERSIONED:
@@ -313,6 +326,17 @@ def run_sweep(
         raise CzsimError(
             f"chunk size must be a whole number >= 1, got {chunk_size!r}", key="chunk_size"
         )
+    check_seed(seed)
+    methods.check_n(method, n, problem["num_vars"])
+    planned = methods.get(method).runs(int(n), problem["num_vars"])
+    columns = problem["num_vars"] + len(times or ()) + 2 * len(analysed or ()) + 64
+    need = 8 * planned * columns * 3  # sample, outcomes, their concatenation
+    if planned > MAX_RUNS or need > MAX_MEMORY:
+        raise LimitError(
+            f"n = {n} means {planned:,} runs needing about {need / 1e9:.1f} GB; the limits "
+            f"are {MAX_RUNS:,} runs and {MAX_MEMORY / 1e9:g} GB (CZSIM_MAX_MEMORY_GB)",
+            key="n",
+        )
     x = methods.sample(problem, method, n, seed)
     runs = x.shape[0]
     full_identity = {
@@ -348,6 +372,10 @@ def run_sweep(
             loaded = store.load_chunk(index, start, stop)
             if loaded is not None:
                 results[index] = loaded
+        if store.rejected:
+            manifest["chunks_recomputed"] = list(store.rejected)
+        if store.rebuilt:
+            manifest["manifest_rebuilt"] = True
         todo = [(i, x[start:stop]) for i, start, stop in plan if i not in results]
         bounds = {i: (start, stop) for i, start, stop in plan}
         done_runs = sum(stop - start for i, start, stop in plan if i in results)
@@ -535,6 +563,7 @@ def sweep(
         Bad input (unknown names, empty ranges, unusable ``n``, no uncertain ranges and no
         ``params``), unreachable scheduler, ``out`` holding a different sweep.
     """
+    check_seed(seed)
     scen = as_scenario(scenario)
     methods.get(method)
     problem = build_problem(scen, params)

@@ -7,21 +7,33 @@ interrupted sweep leaves only whole files behind and a rerun can trust each chun
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
+from zlib import error as zlib_error
 
 import numpy as np
 
 from czsim.errors import CzsimError
-from czsim.io import atomic_write, write_text
+from czsim.io import atomic_write, check_output_folder, write_text
 
 MANIFEST = "manifest.json"
 CHUNK_DIR = "chunks"
 _RANGE = "__range__"  # (start, stop) of the chunk's runs, stored beside its outcomes
+_SWEEP = "__sweep__"  # digest of the sweep's identity: a chunk of another sweep is not used
+
+
+def _chunk_digest(path: Path) -> str | None:
+    """The sweep digest stored in a chunk file, or None if it cannot be read."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return str(data[_SWEEP]) if _SWEEP in data.files else ""
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib_error):
+        return None
 
 
 def _jsonable(value: Any) -> Any:
@@ -54,7 +66,14 @@ class SweepStore:
     ) -> None:
         self.out = Path(out) if out is not None else None
         self.identity = _jsonable(dict(identity))
+        self.digest = hashlib.sha256(
+            json.dumps(self.identity, sort_keys=True).encode("utf-8")
+        ).hexdigest()
         self.resumed = False
+        #: Chunk files found damaged or belonging to another sweep (computed again).
+        self.rejected: list[str] = []
+        #: True when the manifest was unreadable and the sweep was recognised by its chunks.
+        self.rebuilt = False
         if self.out is not None:
             self._check(overwrite)
 
@@ -62,6 +81,7 @@ class SweepStore:
         out = self.out
         if out.exists() and not out.is_dir():
             raise CzsimError("exists and is not a folder", file=out, key="out")
+        check_output_folder(out)
         if not out.exists() or not any(out.iterdir()):
             return
         manifest_path = out / MANIFEST
@@ -71,9 +91,16 @@ class SweepStore:
                 old = json.loads(manifest_path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 old = {}
+            if not isinstance(old, dict):
+                old = {}
         old_identity = old.get("identity")
         if old_identity == self.identity:
             self.resumed = True
+            return
+        if old_identity is None and self._chunks_are_ours():
+            # The manifest is missing or damaged, but the chunks say they belong to this very
+            # sweep: resume, and the manifest is written again from this definition.
+            self.resumed = self.rebuilt = True
             return
         if not overwrite:
             if old_identity is None:
@@ -107,6 +134,18 @@ class SweepStore:
         with contextlib.suppress(FileNotFoundError):
             (self.out / MANIFEST).unlink()
 
+    def _chunks_are_ours(self) -> bool:
+        """True if the folder holds chunk files and every readable one is of this sweep."""
+        found = False
+        for path in sorted((self.out / CHUNK_DIR).glob("chunk_*.npz")):
+            digest = _chunk_digest(path)
+            if digest is None:
+                continue  # damaged: it will be computed again
+            if digest != self.digest:
+                return False
+            found = True
+        return found
+
     def chunk_path(self, index: int) -> Path:
         """File of chunk ``index`` (``chunks/chunk_00012.npz``)."""
         return self.out / CHUNK_DIR / f"chunk_{index:05d}.npz"
@@ -120,12 +159,24 @@ class SweepStore:
         if not path.is_file():
             return None
         try:
-            with np.load(path) as data:
+            # Every member is read in full, so zip's CRC-32 checks each array.
+            with np.load(path, allow_pickle=False) as data:
+                if _RANGE not in data.files or _SWEEP not in data.files:
+                    raise ValueError("not a chunk of this sweep")
+                if str(data[_SWEEP]) != self.digest:
+                    raise ValueError("a chunk of another sweep")
                 if tuple(data[_RANGE]) != (start, stop):
                     return None
-                return {k: data[k] for k in data.files if k != _RANGE}
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-            return None  # unreadable (a damaged disk, a foreign file): compute it again
+                out = {k: data[k] for k in data.files if k not in (_RANGE, _SWEEP)}
+        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib_error):
+            # Zero bytes, truncated, garbled, foreign: compute it again (and overwrite it).
+            self.rejected.append(path.name)
+            return None
+        for values in out.values():
+            if values.dtype.kind != "f" or values.shape[:1] != (stop - start,):
+                self.rejected.append(path.name)
+                return None
+        return out
 
     def save_chunk(
         self, index: int, start: int, stop: int, outcomes: Mapping[str, np.ndarray]
@@ -136,7 +187,11 @@ class SweepStore:
 
         def write(f: BinaryIO) -> None:
             buffer = io.BytesIO()
-            np.savez(buffer, **{_RANGE: np.array([start, stop])}, **outcomes)
+            np.savez(
+                buffer,
+                **{_RANGE: np.array([start, stop]), _SWEEP: np.array(self.digest)},
+                **outcomes,
+            )
             f.write(buffer.getvalue())
 
         atomic_write(self.chunk_path(index), write)

@@ -128,3 +128,20 @@ def _model_docs(stamp: tuple[int, ...]) -> tuple[pd.DataFrame, str]:
     from czsim import structure
 
     return structure.element_table(), structure.diagram_dot()
+
+
+def diagram_svg(level: str) -> str | None:
+    """The model's structure as SVG (``"sector"`` or ``"element"`` level), drawn once per
+    process; None when Graphviz is not installed."""
+    return _diagram_svg(level, inputs_stamp())
+
+
+@st.cache_resource(max_entries=4)
+def _diagram_svg(level: str, stamp: tuple[int, ...]) -> str | None:
+    from czsim import structure
+    from czsim.errors import CzsimError
+
+    try:
+        return structure.render_svg(structure.diagram_dot(level=level))
+    except CzsimError:
+        return None

@@ -16,9 +16,9 @@ from streamlit.testing.v1 import AppTest
 import czsim
 from czsim.cli import main as cli_main
 from czsim.parameters import load_parameters
-from czsim.scenarios import load_scenario
+from czsim.scenarios import load_scenario, load_scenario_text
 from czsim.targets import load_targets, target_series
-from czsim.ui import charts, logic
+from czsim.ui import charts, exports, logic, units
 from czsim.ui.i18n import STRINGS, t
 from czsim.ui.sidebar import PAGE_NAMES
 
@@ -80,7 +80,7 @@ def _expected_scale(scenario) -> float:
 
 
 def _count(at: AppTest) -> int:
-    texts = [m.value for m in at.sidebar.markdown]
+    texts = [m.value for m in at.markdown]
     if t("untuned", "zh") in texts:
         return 0
     return int(next(re.search(r"已调整 (\d+) 个参数", v).group(1) for v in texts if "已调整" in v))
@@ -124,7 +124,7 @@ def test_reset_then_nudge_does_not_bring_back_the_old_edit(app: AppTest) -> None
     """Defect 1: after Reset the slider stayed at −5% and came back at the next nudge."""
     _lever(app, "industrial_investment_growth").set_value(-5.0).run()
     assert _count(app) == 1
-    app.sidebar.button(key="reset").click().run()
+    app.button(key="reset").click().run()
     _ok(app)
     assert _lever(app, "industrial_investment_growth").value == pytest.approx(9.0)
     assert _count(app) == 0
@@ -181,7 +181,7 @@ def test_baseline_plan_slowdown_and_reset_switch_do_not_crash(app: AppTest) -> N
     assert _count(app) == 0
     assert _scale(app) == _expected_scale(load_scenario("slowdown"))
     _lever(app, "industrial_investment_growth").set_value(5.0).run()
-    app.sidebar.button(key="reset").click().run()
+    app.button(key="reset").click().run()
     _switch(app, "file:plan")
     _switch(app, "file:baseline")
     assert _lever(app, "industrial_investment_growth").value == pytest.approx(9.0)
@@ -298,7 +298,7 @@ def test_share_link_reproduces_the_scenario() -> None:
     assert at.session_state["choice"] == "file:plan" and at.session_state["lang"] == "en"
     assert at.session_state["edits"] == {"financing_intensity": 0.3}
     assert _lever(at, "financing_intensity").value == pytest.approx(30.0)
-    code = at.sidebar.code[0].value
+    code = at.code[0].value
     assert "s=plan" in code and "financing_intensity=0.3" in code
     bad = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     bad.query_params.update({"nope": "1", "financing_intensity": "9"})
@@ -374,16 +374,63 @@ def test_tuned_scenario_round_trips_through_the_cli(tmp_path: Path) -> None:
     assert cli_main(["run", str(path)]) == 0
 
 
-def test_exports_read_back() -> None:
+def test_exports_for_people() -> None:
+    """Defect 8: labels in the reader's language, units, the scorecard; frozen headers; a
+    TOML that describes its changes."""
+    import openpyxl
+
     result = czsim.run("plan")
-    frame = pd.read_csv(io.BytesIO(logic.results_csv(result)))
-    assert "Industrial scale" in frame.columns and len(frame) == result.sizes["time"]
-    sheets = pd.read_excel(
-        io.BytesIO(logic.results_xlsx(result, czsim.scorecard(result))),
-        sheet_name=None,
-        engine="openpyxl",
+    card = czsim.scorecard(result)
+    frame = pd.read_csv(io.BytesIO(exports.csv_text(result, card, "zh")), encoding="utf-8-sig")
+    for column in ("目标", "单位", "状态", "余量", "2025"):
+        assert column in frame.columns
+    assert len(frame) == len(card) and "工业规模" in frame["目标"].iloc[0]
+    assert set(frame["单位"].dropna()) >= {"亿元", "家"}
+    english = pd.read_csv(io.BytesIO(exports.csv_text(result, card, "en")))
+    assert "Status" in english.columns and "100M yuan" in set(english["Unit"])
+    book = openpyxl.load_workbook(io.BytesIO(exports.xlsx(result, card, "zh")))
+    assert book.sheetnames == [t("sheet_targets", "zh"), t("sheet_variables", "zh")]
+    assert all(sheet.freeze_panes == "B2" for sheet in book.worksheets)
+    table = load_parameters()
+    tuned = logic.tuned(load_scenario("plan"), {"industrial_investment_growth": 0.12}, table)
+    assert "工业投资增速 10%/年 → 12%/年" in tuned.description_zh
+    assert "Industrial investment growth 10%/yr → 12%/yr" in tuned.description_en
+    assert "industrial_investment_growth" not in tuned.uncertain  # held at the user's value
+    assert load_scenario_text(tuned.to_toml(), filename="x.toml").description_zh == (
+        tuned.description_zh
     )
-    assert set(sheets) == {"results", "scorecard"}
+
+
+def test_upload_messages() -> None:
+    assert "empty" in logic.handle_upload("x.toml", b"  \n")[1]
+    _, error = logic.handle_upload("x.toml", b'extends = "nowhere"\n')
+    assert error and "/work" not in error and str(ROOT) not in error
+
+
+@pytest.mark.parametrize(
+    ("name", "shown", "unit"),
+    [
+        ("industrial_investment_growth", 9.0, "%/年"),
+        ("financing_intensity", 20.0, "%"),
+        ("new_above_scale_firm_rate", 550.0, "家/年"),
+        ("investment_tilt_equipment", 1.0, "倍"),
+    ],
+)
+def test_planner_units(name: str, shown: float, unit: str) -> None:
+    p = load_parameters()[name]
+    assert units.to_display(p, p.default) == pytest.approx(shown)
+    assert units.display(p).unit("zh") == unit
+    assert units.from_display(p, units.to_display(p, 0.13175 if unit != "家/年" else 555)) == (
+        pytest.approx(0.13175 if unit != "家/年" else 555)
+    )
+
+
+def test_widget_step_does_not_snap() -> None:
+    p = load_parameters()["industrial_investment_growth"]
+    assert units.widget_step(p, 9.0) == pytest.approx(0.5)
+    step = units.widget_step(p, 13.175)
+    assert step == pytest.approx(0.001)
+    assert units.widget_format(step, 13.175) == "%.3f"
 
 
 def test_target_frame_matches_target_series() -> None:

@@ -105,17 +105,6 @@ def run_ensemble(
     return logic.band_frame(result, target_list()), probabilities(result)
 
 
-def results_csv(toml_text: str) -> bytes:
-    """The scenario's results as CSV (built only when the download button is clicked)."""
-    return logic.results_csv(full_results(toml_text, inputs_stamp()))
-
-
-def results_xlsx(toml_text: str) -> bytes:
-    """The scenario's results and scorecard as an Excel workbook (built on click)."""
-    result = full_results(toml_text, inputs_stamp())
-    return logic.results_xlsx(result, scorecard(result))
-
-
 def model_docs() -> tuple[pd.DataFrame, str]:
     """Every element of the model (name, sector, type, units, equation, comment) and the
     Graphviz source of its structure."""

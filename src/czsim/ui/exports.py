@@ -13,7 +13,7 @@ from czsim.io import tidy
 from czsim.targets import Target, load_targets, scorecard
 from czsim.text import status_text
 from czsim.ui import compute
-from czsim.ui.i18n import t
+from czsim.ui.i18n import t, unit_text
 from czsim.ui.verdict import target_text
 
 
@@ -34,7 +34,7 @@ def people_table(result: xr.Dataset, card: pd.DataFrame, lang: str) -> pd.DataFr
             t("col_target_label", lang): tg.label(lang),
             t("col_group", lang): group_label(tg.group, lang),
             t("col_basis", lang): t(f"basis_{tg.basis}", lang),
-            t("col_unit", lang): row["unit"],
+            t("col_unit", lang): unit_text(row["unit"], lang),
             t("col_year", lang): int(row["year"]),
             t("col_target", lang): target_text(row, tg),
             t("col_value", lang): row["value"],

@@ -30,6 +30,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "uploaded_prefix": ("上传", "uploaded"),
     "reset": ("重置为起始情景", "Reset to the scenario"),
+    "reset_short": ("重置", "Reset"),
+    "share_short": ("链接", "Link"),
+    "import": ("导入情景文件", "Import a scenario file"),
     "tuned_count": ("已调整 {n} 个参数", "{n} parameter(s) changed"),
     "untuned": ("未调整参数", "No parameter changed"),
     "keep": ("保存与导入", "Keep"),
@@ -73,11 +76,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "series": ("情景", "Scenario"),
     "scale_title": (
         "工业规模总量 2021–2030（亿元）",
-        "Industrial scale 2021–2030 (亿元, 100 million yuan)",
+        "Industrial scale 2021–2030 (100M yuan)",
     ),
-    "scale_target": ("2025年目标 2.5万亿元", "2025 target 2.5万亿 (2.5 trillion yuan)"),
+    "scale_target": ("2025年目标 2.5万亿元", "2025 target: 2.5 trillion yuan"),
     "scale_metric": ("2025年工业规模", "Industrial scale 2025"),
-    "vs_baseline": ("{delta} 亿元（较基准）", "{delta} 亿元 vs baseline"),
+    "vs_baseline": ("{delta} 亿元（较基准）", "{delta} (100M yuan) vs baseline"),
     "model_metric": ("模型目标达成", "Model-based targets reached"),
     "reached_metric": ("已达成目标", "Targets reached"),
     "reached_of": ("{reached} / {tracked}", "{reached} / {tracked}"),
@@ -90,7 +93,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "clusters_title": (
         "十大产业集群：2025年规模与目标（亿元）",
-        "The ten clusters: 2025 output vs target (亿元)",
+        "The ten clusters: 2025 output vs target (100M yuan)",
     ),
     "cluster": ("集群", "Cluster"),
     "value_2025": ("2025年值", "2025 value"),
@@ -127,8 +130,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     # Compare.
     "compare_pick": ("选择要对比的情景（两个或以上）", "Scenarios to compare (two or more)"),
     "compare_need_two": ("请至少选择两个情景。", "Pick at least two scenarios."),
-    "compare_scale": ("工业规模总量对比（亿元）", "Industrial scale compared (亿元)"),
-    "compare_clusters": ("2025年集群规模对比（亿元）", "Cluster output in 2025 compared (亿元)"),
+    "compare_scale": ("工业规模总量对比（亿元）", "Industrial scale compared (100M yuan)"),
+    "compare_clusters": (
+        "2025年集群规模对比（亿元）",
+        "Cluster output in 2025 compared (100M yuan)",
+    ),
     "compare_scorecard": ("目标对比", "Targets side by side"),
     "compare_params": ("参数差异", "What differs in their parameters"),
     "compare_same": ("所选情景的参数完全相同。", "The chosen scenarios have identical parameters."),
@@ -310,3 +316,21 @@ def scenario_name(name: str, lang: str) -> str:
     if name.endswith("_tuned"):
         shown += "（已调整）" if lang == "zh" else " (adjusted)"
     return shown
+
+
+#: Target display units -> (zh, en).
+UNITS: dict[str, tuple[str, str]] = {
+    "亿元": ("亿元", "100M yuan"),
+    "家": ("家", "firms"),
+    "个": ("个", "units"),
+    "项": ("项", "items"),
+    "件": ("件", "items"),
+    "名": ("名", "people"),
+    "万户": ("万户", "10k households"),
+    "%": ("%", "%"),
+}
+
+
+def unit_text(unit: str, lang: str) -> str:
+    """A target's display unit in ``lang``."""
+    return pick(UNITS[unit], lang) if unit in UNITS else unit

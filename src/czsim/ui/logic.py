@@ -8,7 +8,6 @@ pages stay thin.
 from __future__ import annotations
 
 import math
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -21,13 +20,12 @@ from czsim import paths
 from czsim.errors import CzsimError
 from czsim.experiments.sweeps import methods as sweep_methods
 from czsim.groups import group_label
-from czsim.io import tidy, write_results
 from czsim.parameters import ParameterTable
 from czsim.scenarios import Scenario, Value, load_scenario_text
 from czsim.targets import Target, target_values
 from czsim.text import format_number, status_text
 from czsim.ui import units
-from czsim.ui.i18n import t
+from czsim.ui.i18n import t, unit_text
 
 #: Largest scenario file accepted from an upload; real scenario files are a few KB.
 MAX_UPLOAD_BYTES = 64 * 1024
@@ -264,7 +262,7 @@ def scorecard_table(card: pd.DataFrame, targets: Iterable[Target], lang: str) ->
             t("col_year", lang): int(row["year"]),
             t("col_target", lang): target_text(row, by_id.get(tid)),
             t("col_value", lang): format_number(row["value"]),
-            t("col_unit", lang): row["unit"],
+            t("col_unit", lang): unit_text(row["unit"], lang),
             t("col_gap", lang): format_number(row["gap"]),
             t("col_first", lang): "" if pd.isna(first) else str(int(first)),
             t("col_note", lang): reasons.get(tid, ""),
@@ -294,7 +292,8 @@ def compare_table(
     out[t("col_target_label", lang)] = first["label_zh" if lang == "zh" else "label_en"]
     out[t("col_basis", lang)] = [t(f"basis_{b}", lang) for b in first["basis"]]
     out[t("col_target", lang)] = [
-        f"{target_text(row, by_id.get(tid))} {row['unit']}" for tid, row in first.iterrows()
+        f"{target_text(row, by_id.get(tid))} {unit_text(row['unit'], lang)}"
+        for tid, row in first.iterrows()
     ]
     counts = {}
     changed = pd.Series(False, index=first.index)
@@ -338,14 +337,3 @@ def parameter_diff(
             row[label] = format_value_in(table, name, effective_value(scenario, name, table), lang)
         rows.append(row)
     return pd.DataFrame(rows, index=names)
-
-
-def results_csv(result: xr.Dataset) -> bytes:
-    """The results as CSV bytes, in the layout ``czsim run --out x.csv`` writes."""
-    return tidy(result).to_csv().encode("utf-8")
-
-
-def results_xlsx(result: xr.Dataset, card: pd.DataFrame) -> bytes:
-    """The results and scorecard as an Excel workbook, as ``czsim run --out x.xlsx`` writes."""
-    with tempfile.TemporaryDirectory() as tmp:
-        return write_results(result, Path(tmp) / "results.xlsx", scorecard=card).read_bytes()

@@ -8,9 +8,16 @@ import streamlit as st
 
 from czsim.groups import group_label, load_groups
 from czsim.targets import Target, headline
-from czsim.ui import charts, compute, levers, logic, pages_more, verdict
-from czsim.ui.i18n import scenario_name, t
-from czsim.ui.sidebar import Context, choice_label, scenario_choices
+from czsim.ui import charts, compute, levers, logic, pages_more, state, verdict
+from czsim.ui.i18n import scenario_name, t, unit_text
+from czsim.ui.sidebar import (
+    Context,
+    choice_label,
+    context,
+    downloads,
+    scenario_choices,
+    share_body,
+)
 from czsim.ui.state import scenario_of as choice_scenario
 
 
@@ -108,8 +115,21 @@ def verdict_dataframe(table: pd.DataFrame, lang: str, **kwargs) -> None:
 
 
 def overview(ctx: Context) -> None:
-    """The headline verdict, the total-scale chart beside the key levers, the clusters'
-    verdicts, the other groups."""
+    """The overview; what a lever changes reruns alone (a fragment), not the sidebar."""
+    _overview()
+
+
+@st.fragment
+def _overview() -> None:
+    """The headline verdict, the total-scale chart beside the key levers (with the edit count,
+    reset, share and downloads), the clusters' verdicts, the other groups.
+
+    A fragment: a lever's move reruns only this. Everything here is drawn from the source of
+    truth, so the context is read afresh, not passed in.
+    """
+    if st.session_state.pop("full_rerun", False):
+        st.rerun(scope="app")
+    ctx = context()
     lang = ctx.lang
     stamp = compute.inputs_stamp()
     card, frame = compute.run_scenario(ctx.toml, stamp)
@@ -140,7 +160,7 @@ def overview(ctx: Context) -> None:
             charts.scenario_lines(
                 pd.concat(lines),
                 x_title=t("year", lang),
-                y_title=head.unit,
+                y_title=unit_text(head.unit, lang),
                 series_title=t("series", lang),
                 dashed=[base_label],
                 target=row["target"],
@@ -153,7 +173,23 @@ def overview(ctx: Context) -> None:
             difference = row["value"] - base_card.loc[head.id, "value"]
             st.caption(t("vs_baseline", lang, delta=f"{difference:+,.0f}"))
     with right:
-        st.markdown(f"**{t('levers_title', lang)}**", help=t("levers_caption", lang))
+        title, count, reset, share, keep = st.columns(
+            [1.3, 1.6, 1.4, 0.9, 0.9], vertical_alignment="center"
+        )
+        title.markdown(f"**{t('levers_title', lang)}**", help=t("levers_caption", lang))
+        changed = len(ctx.edits)
+        count.markdown(t("tuned_count", lang, n=changed) if changed else t("untuned", lang))
+        reset.button(
+            t("reset_short", lang),
+            on_click=state.reset_all,
+            key="reset",
+            disabled=not changed,
+            help=t("reset", lang),
+        )
+        with share.popover(t("share_short", lang), help=t("share", lang)):
+            share_body(ctx)
+        with keep.popover("⬇", help=t("keep", lang)):
+            downloads(ctx)
         levers.lever_panel(lang, columns=3)
 
     st.markdown(verdict.counts_text(card, lang))
@@ -161,9 +197,10 @@ def overview(ctx: Context) -> None:
     chances = _chances(ctx)
     if chances is not None:
         p = float(chances.loc[head.id, "probability"]) if head.id in chances.index else None
-        verdict_line.markdown(_coloured(row["status"], verdict.headline_text(head, row, p, lang)))
-        with box:
-            st.caption(t("h_probability_note", lang, n=VERDICT_RUNS))
+        verdict_line.markdown(
+            _coloured(row["status"], verdict.headline_text(head, row, p, lang)),
+            help=t("h_probability_note", lang, n=VERDICT_RUNS),
+        )
     clusters = _cluster_targets(ctx.targets)
     verdict_dataframe(verdict.verdict_table(card, clusters, chances, lang), lang)
     if any(tg.comparator == "approx" for tg in ctx.targets):
@@ -196,7 +233,7 @@ def overview(ctx: Context) -> None:
     chosen = [tg for tg in ctx.targets if tg.group == group and tg.tracked]
     parts = []
     for tg in chosen:
-        label = f"{tg.label(lang)} ({tg.unit})" if tg.unit else tg.label(lang)
+        label = f"{tg.label(lang)} ({unit_text(tg.unit, lang)})" if tg.unit else tg.label(lang)
         for source, series in sources:
             part = _series(source, tg.id, series)
             part["label"] = label
@@ -210,6 +247,7 @@ def overview(ctx: Context) -> None:
             dashed=[base_label],
         )
     )
+    state.sync_query()
 
 
 def _status_style(status: pd.Series, lang: str) -> list[str]:
@@ -296,7 +334,7 @@ def compare(ctx: Context) -> None:
         charts.scenario_lines(
             lines,
             x_title=t("year", lang),
-            y_title=headline().target.unit,
+            y_title=unit_text(headline().target.unit, lang),
             series_title=t("series", lang),
             target=next(iter(cards.values())).loc[headline().target.id, "target"],
             target_label=t("scale_target", lang),

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from czsim.ui import charts, compute, levers, units
-from czsim.ui.i18n import t
+from czsim.ui.i18n import t, unit_text
 from czsim.ui.sidebar import Context
 
 #: The uncertainty page's sample-size choices; a few hundred runs take well under a second.
@@ -68,7 +68,7 @@ def uncertainty(ctx: Context) -> None:
         format_func=lambda i: by_id[i].label(lang),
     )
     chosen = by_id[target_id]
-    unit = f" ({chosen.unit})" if chosen.unit else ""
+    unit = f" ({unit_text(chosen.unit, lang)})" if chosen.unit else ""
     scale = chosen.display_scale
     st.altair_chart(
         charts.band_chart(

@@ -64,50 +64,60 @@ def _scenario_picker(lang: str) -> None:
     )
 
 
-def _share(ctx: Context) -> None:
+def share_body(ctx: Context) -> None:
+    """The link that reproduces the current scenario, with a copy button."""
     lang = ctx.lang
     query = state.query_for(st.session_state["choice"], ctx.edits, lang)
     base_url = (st.context.url or "").split("?")[0]
     link = base_url + "?" + "&".join(f"{k}={v}" for k, v in query.items())
-    with st.expander(t("share", lang)):
-        st.caption(t("share_help", lang))
-        st.code(link, language=None, wrap_lines=True)
-        if st.session_state["choice"].startswith("upload:"):
-            st.warning(t("share_upload", lang))
+    st.caption(t("share_help", lang))
+    st.code(link, language=None, wrap_lines=True)
+    if st.session_state["choice"].startswith("upload:"):
+        st.warning(t("share_upload", lang))
 
 
-def _keep(ctx: Context) -> None:
+def downloads(ctx: Context) -> None:
+    """TOML, CSV and Excel of the current scenario. The data is built on click from a holder
+    that every rerun (the overview's fragment included) refreshes, so a download is never of
+    an older scenario than the one shown."""
     lang = ctx.lang
-    name = ctx.scenario.name
-    with st.expander(t("keep", lang)):
-        st.download_button(
-            t("download_toml", lang),
-            data=ctx.toml,
-            file_name=f"{name}.toml",
-            mime="application/toml",
-            on_click="ignore",
-            key="dl_toml",
-            width="stretch",
-        )
-        # Built only when clicked (deferred data), so a slider move does not build a workbook.
-        st.download_button(
-            t("download_csv", lang),
-            data=lambda: exports.csv_bytes(ctx.toml, lang),
-            file_name=f"{name}.csv",
-            mime="text/csv",
-            on_click="ignore",
-            key="dl_csv",
-            width="stretch",
-        )
-        st.download_button(
-            t("download_xlsx", lang),
-            data=lambda: exports.xlsx_bytes(ctx.toml, lang),
-            file_name=f"{name}.xlsx",
-            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            on_click="ignore",
-            key="dl_xlsx",
-            width="stretch",
-        )
+    holder = st.session_state.setdefault("_current", {})
+    holder.update(toml=ctx.toml, lang=lang)
+    name = f"czsim_{ctx.base.name}"
+    st.download_button(
+        t("download_toml", lang),
+        data=lambda: holder["toml"],
+        file_name=f"{name}.toml",
+        mime="application/toml",
+        on_click="ignore",
+        key="dl_toml",
+        width="stretch",
+    )
+    st.download_button(
+        t("download_csv", lang),
+        data=lambda: exports.csv_bytes(holder["toml"], holder["lang"]),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key="dl_csv",
+        width="stretch",
+    )
+    st.download_button(
+        t("download_xlsx", lang),
+        data=lambda: exports.xlsx_bytes(holder["toml"], holder["lang"]),
+        file_name=f"{name}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        on_click="ignore",
+        key="dl_xlsx",
+        width="stretch",
+    )
+
+
+def _keep(ctx: Context, *, with_downloads: bool) -> None:
+    lang = ctx.lang
+    with st.expander(t("keep", lang) if with_downloads else t("import", lang)):
+        if with_downloads:
+            downloads(ctx)
         # The browser refuses files over 1 MB (the smallest limit Streamlit takes);
         # handle_upload enforces the real limit, MAX_UPLOAD_BYTES.
         st.file_uploader(
@@ -127,7 +137,7 @@ def edit_status(lang: str) -> None:
     st.markdown(t("tuned_count", lang, n=changed) if changed else t("untuned", lang))
     st.button(
         t("reset", lang),
-        on_click=state.reset,
+        on_click=state.reset_all,
         key="reset",
         disabled=not changed,
         width="stretch",
@@ -171,9 +181,12 @@ def sidebar() -> Context:
         _scenario_picker(lang)
         ctx = context()
         st.caption(ctx.base.description(lang))
-        edit_status(lang)
-        _share(ctx)
-        _keep(ctx)
+        on_overview = ss["page"] == "overview"
+        if not on_overview:  # the overview draws these beside its levers (in its fragment)
+            edit_status(lang)
+            with st.expander(t("share", lang)):
+                share_body(ctx)
+        _keep(ctx, with_downloads=not on_overview)
         st.subheader(t("assumptions", lang), help=t("assumptions_help", lang))
         levers.assumptions(lang)
     state.sync_query()

@@ -172,6 +172,12 @@ def reset() -> None:
     bump()
 
 
+def reset_all() -> None:
+    """Reset, and redraw the whole app (the reset button may sit in a fragment)."""
+    reset()
+    st.session_state["full_rerun"] = True
+
+
 def receive_upload(name: str, data: bytes) -> None:
     """Make an uploaded file the scenario tuned, or record why it was refused (then nothing
     changes: not the scenario, not the edits, not a widget)."""

@@ -11,7 +11,7 @@ import pandas as pd
 
 from czsim.targets import Target
 from czsim.text import format_number, status_text
-from czsim.ui.i18n import t
+from czsim.ui.i18n import t, unit_text
 
 COMPARATORS = {">=": "≥", ">": ">", "<=": "≤", "approx": "≈"}
 #: Status -> colour of its verdict (never the target line's red for anything else).
@@ -47,7 +47,7 @@ def verdict_row(
         t("col_target_label", lang): target.label(lang),
         t("col_value", lang): format_number(row["value"]),
         t("col_target", lang): target_text(row, target),
-        t("col_unit", lang): row["unit"],
+        t("col_unit", lang): unit_text(row["unit"], lang),
         t("col_margin", lang): ""
         if pd.isna(row["gap"])
         else f"{row['gap']:+,.0f}"
@@ -80,7 +80,7 @@ def headline_text(target: Target, row: pd.Series, probability: float | None, lan
     probability."""
     parts = [
         f"**{status_text(row['status'], lang)}**",
-        f"**{format_number(row['value'])} {row['unit']}**",
+        f"**{format_number(row['value'])} {unit_text(row['unit'], lang)}**",
         t("h_target", lang, target=target_text(row, target), year=target.year),
     ]
     if not pd.isna(row["gap"]):

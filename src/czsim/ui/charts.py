@@ -312,3 +312,17 @@ def probability_bars(
         x=alt.X("probability:Q"), text=alt.Text("probability:Q", format=".0%")
     )
     return _layers(bars, text, height=alt.Step(22))
+
+
+def spec(chart: alt.TopLevelMixin) -> dict:
+    """The Vega-Lite spec of a chart, without validating it against the schema on every rerun
+    (the charts are fixed code, validated by the tests): validation cost more than the model
+    run."""
+    return chart.to_dict(validate=False)
+
+
+def draw(chart: alt.TopLevelMixin, width: str = "content") -> None:
+    """Show ``chart`` in Streamlit from its unvalidated spec (see :func:`spec`)."""
+    import streamlit as st
+
+    st.vega_lite_chart(spec(chart), width=width)

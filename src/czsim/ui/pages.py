@@ -9,6 +9,7 @@ import streamlit as st
 from czsim.groups import group_label, load_groups
 from czsim.targets import Target, headline
 from czsim.ui import charts, compute, levers, logic, pages_more, state, verdict
+from czsim.ui.charts import draw
 from czsim.ui.i18n import scenario_name, t, unit_text
 from czsim.ui.sidebar import (
     Context,
@@ -156,7 +157,7 @@ def _overview() -> None:
     lines = [_series(source, head.id, label) for source, label in sources]
     with left:
         st.markdown(f"**{t('scale_title', lang)}**")
-        st.altair_chart(
+        draw(
             charts.scenario_lines(
                 pd.concat(lines),
                 x_title=t("year", lang),
@@ -205,7 +206,7 @@ def _overview() -> None:
     verdict_dataframe(verdict.verdict_table(card, clusters, chances, lang), lang)
     if any(tg.comparator == "approx" for tg in ctx.targets):
         st.caption(t("tolerance_note", lang))
-    st.altair_chart(
+    draw(
         charts.cluster_bars(
             _cluster_frame({current_label: card}, ctx.targets, lang),
             cluster_title=t("cluster", lang),
@@ -239,7 +240,7 @@ def _overview() -> None:
             part["label"] = label
             part["target"] = card.loc[tg.id, "target"]
             parts.append(part)
-    st.altair_chart(
+    draw(
         charts.target_panels(
             pd.concat(parts),
             x_title=t("year", lang),
@@ -330,7 +331,7 @@ def compare(ctx: Context) -> None:
 
     st.subheader(t("compare_scale", lang))
     lines = pd.concat([_series(run[1], headline().target.id, name) for name, run in runs.items()])
-    st.altair_chart(
+    draw(
         charts.scenario_lines(
             lines,
             x_title=t("year", lang),
@@ -342,7 +343,7 @@ def compare(ctx: Context) -> None:
         width="stretch",
     )
     st.subheader(t("compare_clusters", lang))
-    st.altair_chart(
+    draw(
         charts.cluster_bars(
             _cluster_frame(cards, ctx.targets, lang),
             cluster_title=t("cluster", lang),

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from czsim.ui import charts, compute, levers, units
+from czsim.ui.charts import draw
 from czsim.ui.i18n import t, unit_text
 from czsim.ui.sidebar import Context
 
@@ -70,7 +71,7 @@ def uncertainty(ctx: Context) -> None:
     chosen = by_id[target_id]
     unit = f" ({unit_text(chosen.unit, lang)})" if chosen.unit else ""
     scale = chosen.display_scale
-    st.altair_chart(
+    draw(
         charts.band_chart(
             bands[bands["id"] == target_id],
             x_title=t("year", lang),
@@ -91,7 +92,7 @@ def uncertainty(ctx: Context) -> None:
             "probability": probs["probability"].to_numpy(),
         }
     )
-    st.altair_chart(
+    draw(
         charts.probability_bars(
             frame, label_title=t("target", lang), probability_title=t("probability", lang)
         ),

@@ -26,6 +26,9 @@ FONT = (
 REACHED = "#2e7d32"
 MISSED = "#c62828"
 TARGET = "#d62728"
+#: Scenario colours: blues, purple, teal, brown, grey; never the target line's red (nor the
+#: reached/missed colours).
+PALETTE = ["#1f5fa8", "#7b3fa0", "#0f8b8d", "#a06a1f", "#5f6b7a", "#6fa8dc"]
 BAND = "#4c78a8"
 
 _DASHED = [6, 4]
@@ -109,7 +112,9 @@ def scenario_lines(
         .encode(
             x=_year_axis(x_title),
             y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
-            color=alt.Color("series:N", title=series_title, sort=order),
+            color=alt.Color(
+                "series:N", title=series_title, sort=order, scale=alt.Scale(range=PALETTE)
+            ),
             strokeDash=dash,
             tooltip=[
                 alt.Tooltip("series:N", title=series_title),
@@ -187,7 +192,12 @@ def cluster_bars(
     several = frame["series"].nunique() > 1
     y = alt.Y("cluster:N", title=cluster_title, sort=order)
     if several:
-        color = alt.Color("series:N", title=series_title, sort=list(dict.fromkeys(frame["series"])))
+        color = alt.Color(
+            "series:N",
+            title=series_title,
+            sort=list(dict.fromkeys(frame["series"])),
+            scale=alt.Scale(range=PALETTE),
+        )
         offset = {"yOffset": alt.YOffset("series:N", sort=list(dict.fromkeys(frame["series"])))}
     else:
         color = alt.Color(
@@ -207,8 +217,9 @@ def cluster_bars(
     bars = base.mark_bar().encode(
         y=y, x=alt.X("value:Q", title=value_title), color=color, tooltip=tooltip, **offset
     )
-    marks = base.mark_text(align="left", dx=3, fontSize=13, fontWeight="bold").encode(
-        y=y, x=alt.X("value:Q"), text=alt.Text("mark:N"), **offset
+    # The ✓/✗ sits past the bar and the target tick, never on top of the tick.
+    marks = base.mark_text(align="left", dx=6, fontSize=13, fontWeight="bold").encode(
+        y=y, x=alt.X("mark_x:Q"), text=alt.Text("mark:N"), **offset
     )
     ticks = base.mark_tick(color="black", thickness=3, size=18).encode(
         y=y, x=alt.X("target:Q"), tooltip=tooltip
@@ -239,7 +250,7 @@ def target_panels(
     base = alt.Chart().encode(x=_year_axis(x_title))
     lines = base.mark_line(strokeWidth=2).encode(
         y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
-        color=alt.Color("series:N", title=series_title, sort=order),
+        color=alt.Color("series:N", title=series_title, sort=order, scale=alt.Scale(range=PALETTE)),
         strokeDash=alt.StrokeDash(
             "series:N",
             title=series_title,
@@ -301,3 +312,17 @@ def probability_bars(
         x=alt.X("probability:Q"), text=alt.Text("probability:Q", format=".0%")
     )
     return _layers(bars, text, height=alt.Step(22))
+
+
+def spec(chart: alt.TopLevelMixin) -> dict:
+    """The Vega-Lite spec of a chart, without validating it against the schema on every rerun
+    (the charts are fixed code, validated by the tests): validation cost more than the model
+    run."""
+    return chart.to_dict(validate=False)
+
+
+def draw(chart: alt.TopLevelMixin, width: str = "content") -> None:
+    """Show ``chart`` in Streamlit from its unvalidated spec (see :func:`spec`)."""
+    import streamlit as st
+
+    st.vega_lite_chart(spec(chart), width=width)

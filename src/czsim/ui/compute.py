@@ -12,6 +12,8 @@ picked up without a restart.
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import streamlit as st
 import xarray as xr
@@ -33,12 +35,21 @@ def target_list() -> tuple[Target, ...]:
     return load_targets()
 
 
+_INPUTS_STAMP: list[tuple[float, tuple[int, ...]]] = []
+
+
 def inputs_stamp() -> tuple[int, ...]:
     """Modification times of the files every result depends on besides the scenario: part of
-    each cache key, so results never outlive an edit of the model, parameters or targets."""
-    return tuple(
+    each cache key, so results never outlive an edit of the model, parameters or targets
+    (looked at no more than once a second)."""
+    now = time.monotonic()
+    if _INPUTS_STAMP and now - _INPUTS_STAMP[0][0] < 1.0:
+        return _INPUTS_STAMP[0][1]
+    stamp = tuple(
         p.stat().st_mtime_ns for p in (paths.MODEL_FILE, paths.PARAMETERS_FILE, paths.TARGETS_FILE)
     )
+    _INPUTS_STAMP[:] = [(now, stamp)]
+    return stamp
 
 
 def scenario_names() -> list[str]:
@@ -49,8 +60,21 @@ def scenario_names() -> list[str]:
 def scenario_file(name: str) -> Scenario:
     """A scenario of ``scenarios/`` by name, read again when any scenario file changes (a
     parent's change changes its children)."""
+    return _scenario_file(name, _scenario_stamp(), inputs_stamp())
+
+
+#: (checked at, stamp): the scenario folder is looked at no more than once a second, not once
+#: per widget of a rerun.
+_SCENARIO_STAMP: list[tuple[float, int]] = []
+
+
+def _scenario_stamp() -> int:
+    now = time.monotonic()
+    if _SCENARIO_STAMP and now - _SCENARIO_STAMP[0][0] < 1.0:
+        return _SCENARIO_STAMP[0][1]
     stamp = max(p.stat().st_mtime_ns for p in paths.SCENARIO_DIR.glob("*.toml"))
-    return _scenario_file(name, stamp, inputs_stamp())
+    _SCENARIO_STAMP[:] = [(now, stamp)]
+    return stamp
 
 
 @st.cache_resource(max_entries=64)
@@ -105,17 +129,6 @@ def run_ensemble(
     return logic.band_frame(result, target_list()), probabilities(result)
 
 
-def results_csv(toml_text: str) -> bytes:
-    """The scenario's results as CSV (built only when the download button is clicked)."""
-    return logic.results_csv(full_results(toml_text, inputs_stamp()))
-
-
-def results_xlsx(toml_text: str) -> bytes:
-    """The scenario's results and scorecard as an Excel workbook (built on click)."""
-    result = full_results(toml_text, inputs_stamp())
-    return logic.results_xlsx(result, scorecard(result))
-
-
 def model_docs() -> tuple[pd.DataFrame, str]:
     """Every element of the model (name, sector, type, units, equation, comment) and the
     Graphviz source of its structure."""
@@ -128,3 +141,20 @@ def _model_docs(stamp: tuple[int, ...]) -> tuple[pd.DataFrame, str]:
     from czsim import structure
 
     return structure.element_table(), structure.diagram_dot()
+
+
+def diagram_svg(level: str) -> str | None:
+    """The model's structure as SVG (``"sector"`` or ``"element"`` level), drawn once per
+    process; None when Graphviz is not installed."""
+    return _diagram_svg(level, inputs_stamp())
+
+
+@st.cache_resource(max_entries=4)
+def _diagram_svg(level: str, stamp: tuple[int, ...]) -> str | None:
+    from czsim import structure
+    from czsim.errors import CzsimError
+
+    try:
+        return structure.render_svg(structure.diagram_dot(level=level))
+    except CzsimError:
+        return None

@@ -30,6 +30,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "uploaded_prefix": ("上传", "uploaded"),
     "reset": ("重置为起始情景", "Reset to the scenario"),
+    "reset_short": ("重置", "Reset"),
+    "share_short": ("链接", "Link"),
+    "import": ("导入情景文件", "Import a scenario file"),
     "tuned_count": ("已调整 {n} 个参数", "{n} parameter(s) changed"),
     "untuned": ("未调整参数", "No parameter changed"),
     "keep": ("保存与导入", "Keep"),
@@ -55,14 +58,15 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Grouped by topic; levers are policy choices, assumptions are what we do not know.",
     ),
     "levers": ("政策杠杆", "Policy levers"),
-    "assumptions": ("假设", "Assumptions"),
+    "assumptions": ("其他假设", "Other assumptions"),
     "series_note": (
         "情景中为时间序列 {points}；拖动滑块将其替换为常数。",
         "A time series in this scenario ({points}); moving the slider replaces it with a constant.",
     ),
     "param_help": (
-        "{source}\n\n变量：`{variable}` · 范围 {low}–{high} {units}",
-        "{source}\n\nVariable: `{variable}` · range {low}–{high} {units}",
+        "{other}\n\n来源（原文）：{source}\n\n模型变量：`{variable}`（{model_units}）· 范围 {low} – {high}",
+        "{other}\n\nSource: {source}\n\nModel variable: `{variable}` ({model_units}) · "
+        "range {low} – {high}",
     ),
     # Overview.
     "current": ("当前情景", "Current scenario"),
@@ -72,24 +76,23 @@ STRINGS: dict[str, tuple[str, str]] = {
     "series": ("情景", "Scenario"),
     "scale_title": (
         "工业规模总量 2021–2030（亿元）",
-        "Industrial scale 2021–2030 (亿元, 100 million yuan)",
+        "Industrial scale 2021–2030 (100M yuan)",
     ),
-    "scale_target": ("2025年目标 2.5万亿元", "2025 target 2.5万亿 (2.5 trillion yuan)"),
+    "scale_target": ("2025年目标 2.5万亿元", "2025 target: 2.5 trillion yuan"),
     "scale_metric": ("2025年工业规模", "Industrial scale 2025"),
-    "vs_baseline": ("{delta} 亿元（较基准）", "{delta} 亿元 vs baseline"),
+    "vs_baseline": ("{delta} 亿元（较基准）", "{delta} (100M yuan) vs baseline"),
     "model_metric": ("模型目标达成", "Model-based targets reached"),
     "reached_metric": ("已达成目标", "Targets reached"),
     "reached_of": ("{reached} / {tracked}", "{reached} / {tracked}"),
     "summary": (
-        "共 {total} 项目标：{reached} 项达成、{missed} 项未达成（其中模型 {model_reached}/"
-        "{model_total}，计数型 {counter_reached}/{counter_total}），{untracked} 项未建模。",
-        "{total} targets: {reached} reached, {missed} missed (model-based "
-        "{model_reached}/{model_total}, counters {counter_reached}/{counter_total}), "
-        "{untracked} untracked.",
+        "共 {total} 项目标：模型计算的 {tracked} 项中 {reached} 项达成、{missed} 项未达成；"
+        "{pace} 项为进度核对（不判达成）；{untracked} 项未建模。",
+        "{total} targets: of the {tracked} the model carries, {reached} reached and {missed} "
+        "missed; {pace} pace checks (never scored reached); {untracked} untracked.",
     ),
     "clusters_title": (
         "十大产业集群：2025年规模与目标（亿元）",
-        "The ten clusters: 2025 output vs target (亿元)",
+        "The ten clusters: 2025 output vs target (100M yuan)",
     ),
     "cluster": ("集群", "Cluster"),
     "value_2025": ("2025年值", "2025 value"),
@@ -126,8 +129,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     # Compare.
     "compare_pick": ("选择要对比的情景（两个或以上）", "Scenarios to compare (two or more)"),
     "compare_need_two": ("请至少选择两个情景。", "Pick at least two scenarios."),
-    "compare_scale": ("工业规模总量对比（亿元）", "Industrial scale compared (亿元)"),
-    "compare_clusters": ("2025年集群规模对比（亿元）", "Cluster output in 2025 compared (亿元)"),
+    "compare_scale": ("工业规模总量对比（亿元）", "Industrial scale compared (100M yuan)"),
+    "compare_clusters": (
+        "2025年集群规模对比（亿元）",
+        "Cluster output in 2025 compared (100M yuan)",
+    ),
     "compare_scorecard": ("目标对比", "Targets side by side"),
     "compare_params": ("参数差异", "What differs in their parameters"),
     "compare_same": ("所选情景的参数完全相同。", "The chosen scenarios have identical parameters."),
@@ -170,9 +176,115 @@ STRINGS: dict[str, tuple[str, str]] = {
     # Model.
     "model_diagram": ("模型结构图", "Structure of the model"),
     "model_elements": ("模型元素", "Elements of the model"),
-    "model_search": ("搜索（名称、方程、单位、说明）", "Search (name, equation, units, comment)"),
+    "model_search": (
+        "搜索（中英文名称、方程、单位、说明）",
+        "Search (Chinese or English name, equation, units, comment)",
+    ),
+    "el_name": ("模型名称", "Model name"),
+    "el_label_zh": ("中文名称", "Chinese label"),
+    "el_label_en": ("英文名称", "English label"),
+    "el_sector": ("模块", "Sector"),
+    "el_type": ("类型", "Type"),
+    "el_units": ("单位", "Units"),
+    "el_equation": ("方程", "Equation"),
+    "el_comment": ("说明（原文）", "Comment"),
     "model_sector": ("模块", "Sector"),
     "model_count": ("{shown} / {total} 个元素", "{shown} / {total} elements"),
+    # v2: levers, verdict, share, exports, errors.
+    "levers_title": ("关键杠杆", "Key levers"),
+    "levers_caption": (
+        "拖动滑块即时重算；每个滑块下标出基准情景与规划情景的取值。其余参数见侧栏“其他假设”。",
+        "Results follow each move; under each lever, the baseline's and the plan's values. "
+        "Every other parameter is under “Other assumptions” in the sidebar.",
+    ),
+    "mark_baseline": ("基准", "baseline"),
+    "mark_plan": ("规划", "plan"),
+    "assumptions_help": (
+        "除关键杠杆外的全部参数：可搜索（中英文名称），或按类别浏览。",
+        "Every parameter other than the key levers: search by Chinese or English name, or "
+        "browse by group.",
+    ),
+    "assume_search": ("搜索参数（中文或英文）", "Search parameters (Chinese or English)"),
+    "assume_hits": ("找到 {n} 个参数", "{n} parameter(s) found"),
+    "assume_group": ("参数类别", "Parameter group"),
+    "tuned_description": (
+        "基于情景 {base} 调整：{changes}。被调整的参数在不确定性分析中保持用户设定值。",
+        "Scenario {base} with changes: {changes}. Parameters set by the user are held at "
+        "their values in the uncertainty analysis.",
+    ),
+    "empty_upload": ("文件为空，不是情景文件", "the file is empty, not a scenario"),
+    "upload_help": (
+        "一个情景文件（与 czsim run 读取的格式相同）。上传成功后成为起始情景。",
+        "A scenario file, as `czsim run` reads it. Once accepted it becomes the starting scenario.",
+    ),
+    "link_error": (
+        "链接中有无法识别的设置，已忽略：{bad}",
+        "Settings in the link that were not understood, ignored: {bad}",
+    ),
+    "share": ("分享链接", "Share a link"),
+    "share_help": (
+        "地址栏中的链接即为当前情景（含调整）；复制下方链接发给同事即可重现。",
+        "The address bar always holds the current scenario with your changes; copy the link "
+        "below to share it.",
+    ),
+    "share_upload": (
+        "上传的情景只存在于本次会话，链接中只包含调整。",
+        "An uploaded scenario lives in this session only; the link holds only your changes.",
+    ),
+    "h_target": ("目标 {target}（{year}年）", "target {target} ({year})"),
+    "h_margin": ("余量 {margin}（{pct}%）", "margin {margin} ({pct}%)"),
+    "h_first": ("{year}年首次达到", "first reached {year}"),
+    "h_never": ("模拟期内未达到", "not reached within the simulation"),
+    "h_probability": ("达成概率 {p}%", "probability {p}%"),
+    "h_probability_note": (
+        "达成概率：对情景 [uncertain] 中未被用户调整的参数拉丁超立方抽样 {n} 次（种子 2022）。",
+        "Probability: {n} Latin-hypercube draws (seed 2022) of the scenario's [uncertain] "
+        "parameters that the user did not set.",
+    ),
+    "counts_explained": (
+        "共 {total} 项目标：**模型计算** {model} 项（达成 {model_reached}）；"
+        "**进度核对** {counter} 项（模型不解释：只比较目标所需的年度进度与数据中的进度，"
+        "{with_data} 项有数据，从不判为达成）；"
+        "**未建模** {untracked} 项（模型中没有对应的量，见记分卡说明）。",
+        "{total} targets: **carried by the model** {model} ({model_reached} reached); "
+        "**pace checks** {counter} (the model does not explain them: the pace each target "
+        "needs against the pace in the data, {with_data} with data; never scored reached); "
+        "**untracked** {untracked} (no model quantity "
+        "carries them; the scorecard says why).",
+    ),
+    "clusters_verdict": ("十大产业集群：2025年判定", "The ten clusters: verdict for 2025"),
+    "col_margin": ("余量", "Margin"),
+    "col_margin_pct": ("余量 %", "Margin %"),
+    "tolerance_note": (
+        "“≈”目标在容差范围内即为达成（目标值 ± 容差）。",
+        "An “≈” target is reached within its tolerance (target ± tolerance).",
+    ),
+    "tick_legend": (
+        "黑色竖线为目标值；✓/✗ 为是否达成。",
+        "Black tick: the target; ✓/✗: reached or not.",
+    ),
+    "sheet_targets": ("目标与记分卡", "targets and scorecard"),
+    "sheet_variables": ("全部变量", "all variables"),
+    "compare_diff": ("较{first}差异", "vs {first}"),
+    "compare_changed": (
+        "高亮：状态与第一个情景不同的目标。",
+        "Highlighted: targets whose status differs from the first scenario.",
+    ),
+    "unc_held": (
+        "保持在用户设定值（不抽样）：{names}",
+        "Held at your value (not drawn): {names}",
+    ),
+    "unc_sampled": ("抽样的参数（{n} 个）", "Parameters drawn ({n})"),
+    "model_sector_diagram": ("模块及其联系（可缩放）", "Sectors and their links (zoomable)"),
+    "model_element_diagram": ("显示元素级结构图", "Show the element-level diagram"),
+    "model_no_dot": (
+        "服务器未安装 Graphviz，无法绘制结构图。",
+        "Graphviz is not installed on the server: the diagram cannot be drawn.",
+    ),
+    "error_generic": (
+        "出现错误，当前情景未变：{error}",
+        "Something went wrong; the current scenario is kept: {error}",
+    ),
 }
 
 
@@ -186,3 +298,40 @@ def t(key: str, lang: str, **fields: object) -> str:
 def pick(pair: tuple[str, str], lang: str) -> str:
     """Choose from a ``(zh, en)`` pair of labels."""
     return pair[0] if lang == "zh" else pair[1]
+
+
+#: Scenario file names -> (zh, en) names shown.
+SCENARIO_NAMES: dict[str, tuple[str, str]] = {
+    "baseline": ("基准情景", "Baseline"),
+    "plan": ("规划情景", "Plan"),
+    "slowdown": ("放缓情景", "Slowdown"),
+    "calibrated": ("校准情景", "Calibrated"),
+    "new_energy_capital": ("新能源之都", "New-energy capital"),
+}
+
+
+def scenario_name(name: str, lang: str) -> str:
+    """A scenario's name in ``lang``; a tuned one (``plan_tuned``) is marked as adjusted."""
+    base = name.removesuffix("_tuned")
+    shown = pick(SCENARIO_NAMES[base], lang) if base in SCENARIO_NAMES else base
+    if name.endswith("_tuned"):
+        shown += "（已调整）" if lang == "zh" else " (adjusted)"
+    return shown
+
+
+#: Target display units -> (zh, en).
+UNITS: dict[str, tuple[str, str]] = {
+    "亿元": ("亿元", "100M yuan"),
+    "家": ("家", "firms"),
+    "个": ("个", "units"),
+    "项": ("项", "items"),
+    "件": ("件", "items"),
+    "名": ("名", "people"),
+    "万户": ("万户", "10k households"),
+    "%": ("%", "%"),
+}
+
+
+def unit_text(unit: str, lang: str) -> str:
+    """A target's display unit in ``lang``."""
+    return pick(UNITS[unit], lang) if unit in UNITS else unit

@@ -8,23 +8,24 @@ pages stay thin.
 from __future__ import annotations
 
 import math
-import tempfile
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from czsim import paths
 from czsim.errors import CzsimError
 from czsim.experiments.sweeps import methods as sweep_methods
 from czsim.groups import group_label
-from czsim.io import tidy, write_results
 from czsim.parameters import ParameterTable
 from czsim.scenarios import Scenario, Value, load_scenario_text
 from czsim.targets import Target, target_values
 from czsim.text import format_number, status_text
-from czsim.ui.i18n import t
+from czsim.ui import units
+from czsim.ui.i18n import t, unit_text
 
 #: Largest scenario file accepted from an upload; real scenario files are a few KB.
 MAX_UPLOAD_BYTES = 64 * 1024
@@ -62,10 +63,13 @@ def handle_upload(
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None, f"{filename}: {t('not_utf8', lang)}"
+    if not text.strip():
+        return None, f"{filename}: {t('empty_upload', lang)}"
     try:
         return load_scenario_text(text, filename=filename), None
     except CzsimError as exc:
-        return None, str(exc)
+        # The server's folders are nobody's business: show paths relative to the project.
+        return None, str(exc).replace(str(paths.ROOT) + "/", "")
 
 
 def slider_value(value: Value) -> float:
@@ -78,13 +82,47 @@ def effective_value(scenario: Scenario, name: str, table: ParameterTable) -> Val
     return scenario.values.get(name, table[name].default)
 
 
-def tuned(base: Scenario, edits: Mapping[str, float], table: ParameterTable) -> Scenario:
+def tuned(
+    base: Scenario, edits: Mapping[str, float], table: ParameterTable, lang: str = "en"
+) -> Scenario:
     """``base`` with the user's ``edits`` applied; edits equal to the base's value are dropped,
-    so a slider moved back to where it started leaves the scenario untouched."""
+    so a slider moved back to where it started leaves the scenario untouched.
+
+    The tuned scenario describes its changes (both languages), and a parameter the user set is
+    no longer drawn by the uncertainty analysis: it is held at the user's value.
+    """
     changed = {k: v for k, v in edits.items() if effective_value(base, k, table) != v}
     if not changed:
         return base
-    return base.with_values(name=f"{base.name}_tuned", **changed)
+
+    def described(lang: str) -> str:
+        parts = [
+            f"{table[k].label(lang)} "
+            f"{format_value_in(table, k, effective_value(base, k, table), lang)} → "
+            f"{units.shown_text(table[k], v, lang)}"
+            for k, v in changed.items()
+        ]
+        return t("tuned_description", lang, base=base.name, changes="; ".join(parts))
+
+    out = base.with_values(name=f"{base.name}_tuned", **changed)
+    return replace(
+        out,
+        description_en=described("en"),
+        description_zh=described("zh"),
+        uncertain={k: r for k, r in base.uncertain.items() if k not in changed},
+        parent=base.name,
+    )
+
+
+def format_value_in(table: ParameterTable, name: str, value: Value, lang: str) -> str:
+    """A parameter value in planner units (a series as its points)."""
+    p = table[name]
+    if isinstance(value, tuple):
+        return " → ".join(
+            f"{int(y) if float(y).is_integer() else y}: {units.shown_text(p, v, lang)}"
+            for y, v in value
+        )
+    return units.shown_text(p, value, lang)
 
 
 def format_series(value: tuple[tuple[float, float], ...]) -> str:
@@ -184,13 +222,14 @@ def draw_samples(
 
 
 def summary(card: pd.DataFrame) -> dict[str, int]:
-    """Counts of reached, missed and untracked targets, overall and by basis."""
+    """Counts of reached, missed, pace-check and untracked targets, overall and by basis."""
     tracked = card[card["status"].isin(["reached", "missed"])]
     out = {
         "total": len(card),
         "reached": int((card["status"] == "reached").sum()),
         "missed": int((card["status"] == "missed").sum()),
         "untracked": int((card["status"] == "untracked").sum()),
+        "pace": int((card["status"] == "pace check").sum()),
         "tracked": len(tracked),
     }
     for basis in ("model", "counter"):
@@ -209,8 +248,10 @@ def scorecard_table(card: pd.DataFrame, targets: Iterable[Target], lang: str) ->
         Index target id; columns status, label, group, basis, year, target (with comparator),
         value, unit, gap, first year reached, note (why a target is untracked).
     """
-    reasons = {tg.id: tg.reason for tg in targets}
-    comparators = {">=": "≥", ">": ">", "<=": "≤", "approx": "≈"}
+    from czsim.ui.verdict import target_text
+
+    by_id = {tg.id: tg for tg in targets}
+    reasons = {tg.id: tg.reason for tg in by_id.values()}
     rows = {}
     for tid, row in card.iterrows():
         first = row["first_year"]
@@ -220,10 +261,9 @@ def scorecard_table(card: pd.DataFrame, targets: Iterable[Target], lang: str) ->
             t("col_group", lang): group_label(row["group"], lang),
             t("col_basis", lang): t(f"basis_{row['basis']}", lang),
             t("col_year", lang): int(row["year"]),
-            t("col_target", lang): f"{comparators[row['comparator']]} "
-            f"{format_number(row['target'])}",
+            t("col_target", lang): target_text(row, by_id.get(tid)),
             t("col_value", lang): format_number(row["value"]),
-            t("col_unit", lang): row["unit"],
+            t("col_unit", lang): unit_text(row["unit"], lang),
             t("col_gap", lang): format_number(row["gap"]),
             t("col_first", lang): "" if pd.isna(first) else str(int(first)),
             t("col_note", lang): reasons.get(tid, ""),
@@ -231,34 +271,54 @@ def scorecard_table(card: pd.DataFrame, targets: Iterable[Target], lang: str) ->
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def compare_table(cards: Mapping[str, pd.DataFrame], lang: str) -> pd.DataFrame:
-    """Targets side by side: one column per scenario with value and ✓/✗, plus a count row.
+def compare_table(
+    cards: Mapping[str, pd.DataFrame], lang: str, targets: Iterable[Target] = ()
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Targets side by side: per scenario its value with ✓/✗, and for every scenario after the
+    first its difference to the first; a count row on top.
 
-    Parameters
-    ----------
-    cards : mapping of scenario label to scorecard
+    Returns
+    -------
+    table : pandas.DataFrame
+        Index target id (plus ``reached`` for the count row).
+    changed : pandas.Series of bool
+        Rows whose status differs from the first scenario's in any other scenario.
     """
-    first = next(iter(cards.values()))
-    comparators = {">=": "≥", ">": ">", "<=": "≤", "approx": "≈"}
+    from czsim.ui.verdict import target_text
+
+    by_id = {tg.id: tg for tg in targets}
+    names = list(cards)
+    first = cards[names[0]]
     out = pd.DataFrame(index=first.index)
     out[t("col_target_label", lang)] = first["label_zh" if lang == "zh" else "label_en"]
     out[t("col_basis", lang)] = [t(f"basis_{b}", lang) for b in first["basis"]]
     out[t("col_target", lang)] = [
-        f"{comparators[c]} {format_number(v)} {u}"
-        for c, v, u in zip(first["comparator"], first["target"], first["unit"], strict=True)
+        f"{target_text(row, by_id.get(tid))} {unit_text(row['unit'], lang)}"
+        for tid, row in first.iterrows()
     ]
     counts = {}
-    for label, card in cards.items():
-        marks = {"reached": " ✓", "missed": " ✗"}
-        out[label] = [
-            format_number(v) + marks.get(s, "") if s in marks else status_text(s, lang)
+    changed = pd.Series(False, index=first.index)
+    marks = {"reached": " ✓", "missed": " ✗"}
+    for name, card in cards.items():
+        out[name] = [
+            format_number(v) + marks[s] if s in marks else status_text(s, lang)
             for v, s in zip(card["value"], card["status"], strict=True)
         ]
-        counts[label] = f"{summary(card)['reached']} / {summary(card)['tracked']} ✓"
+        counts[name] = f"{summary(card)['reached']} / {summary(card)['tracked']} ✓"
+        if name != names[0]:
+            diff = card["value"] - first["value"]
+            out[t("compare_diff", lang, first=names[0]) + f" · {name}"] = [
+                ""
+                if pd.isna(d)
+                else ("±0" if d == 0 else format_number(d) if d < 0 else "+" + format_number(d))
+                for d in diff
+            ]
+            changed |= card["status"] != first["status"]
     count_row = {c: "" for c in out.columns}
     count_row[t("col_target_label", lang)] = t("compare_reached_row", lang)
     count_row.update(counts)
-    return pd.concat([pd.DataFrame([count_row], index=["reached"]), out])
+    table = pd.concat([pd.DataFrame([count_row], index=["reached"]), out])
+    return table, pd.concat([pd.Series([False], index=["reached"]), changed])
 
 
 def parameter_diff(
@@ -273,19 +333,8 @@ def parameter_diff(
     rows = []
     for name in names:
         p = table[name]
-        row = {t("parameter", lang): p.label(lang), t("units", lang): p.units}
+        row = {t("parameter", lang): p.label(lang)}
         for label, scenario in scenarios.items():
-            row[label] = format_value(effective_value(scenario, name, table))
+            row[label] = format_value_in(table, name, effective_value(scenario, name, table), lang)
         rows.append(row)
     return pd.DataFrame(rows, index=names)
-
-
-def results_csv(result: xr.Dataset) -> bytes:
-    """The results as CSV bytes, in the layout ``czsim run --out x.csv`` writes."""
-    return tidy(result).to_csv().encode("utf-8")
-
-
-def results_xlsx(result: xr.Dataset, card: pd.DataFrame) -> bytes:
-    """The results and scorecard as an Excel workbook, as ``czsim run --out x.xlsx`` writes."""
-    with tempfile.TemporaryDirectory() as tmp:
-        return write_results(result, Path(tmp) / "results.xlsx", scorecard=card).read_bytes()

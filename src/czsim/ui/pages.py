@@ -8,12 +8,18 @@ import streamlit as st
 
 from czsim.groups import group_label, load_groups
 from czsim.targets import Target, headline
-from czsim.ui import charts, compute, logic
-from czsim.ui.i18n import t
-from czsim.ui.sidebar import Context, choice_label, choice_scenario, scenario_choices
-
-#: The uncertainty page's sample-size choices; a few hundred runs take well under a second.
-RUN_CHOICES = (100, 200, 300, 500, 1000)
+from czsim.ui import charts, compute, levers, logic, pages_more, state, verdict
+from czsim.ui.charts import draw
+from czsim.ui.i18n import scenario_name, t, unit_text
+from czsim.ui.sidebar import (
+    Context,
+    choice_label,
+    context,
+    downloads,
+    scenario_choices,
+    share_body,
+)
+from czsim.ui.state import scenario_of as choice_scenario
 
 
 def _baseline_toml() -> str:
@@ -53,6 +59,7 @@ def _cluster_frame(
                     "target": row["target"],
                     "status": logic.status_text(row["status"], lang),
                     "mark": "✓" if row["status"] == "reached" else "✗",
+                    "mark_x": max(row["value"], row["target"]),
                 }
             )
     return pd.DataFrame(rows)
@@ -62,56 +69,144 @@ def _status_domain(lang: str) -> list[str]:
     return [logic.status_text("reached", lang), logic.status_text("missed", lang)]
 
 
+#: Runs behind the overview's probabilities (seeded Latin hypercube: steady between reruns).
+VERDICT_RUNS = 200
+VERDICT_SEED = 2022
+
+
+def _coloured(status: str, text: str) -> str:
+    """Markdown in the status's colour (the words and symbol carry it too)."""
+    colour = {"reached": "green", "missed": "red"}.get(status, "gray")
+    return f"##### :{colour}[{text}]"
+
+
+def _chances(ctx: Context) -> pd.DataFrame | None:
+    """Probability of each target under the scenario's uncertainty (user-set parameters held)."""
+    if not ctx.scenario.uncertain:
+        return None
+    _, chances = compute.run_ensemble(
+        ctx.toml, VERDICT_RUNS, VERDICT_SEED, "lhs", compute.inputs_stamp()
+    )
+    return chances
+
+
+def _verdict_style(table: pd.DataFrame, status: pd.Series) -> pd.DataFrame:
+    styles = pd.DataFrame("", index=table.index, columns=table.columns)
+    for tid, s in status.items():
+        colour = verdict.COLOURS.get(s)
+        if colour:
+            styles.loc[tid, table.columns[0]] = f"color: {colour}; font-weight: bold"
+    return styles
+
+
+def verdict_dataframe(table: pd.DataFrame, lang: str, **kwargs) -> None:
+    """A verdict table: status in colour, symbol and word; probability as a bar."""
+    status = table.pop("status")
+    st.dataframe(
+        table.style.apply(_verdict_style, axis=None, status=status),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            t("probability", lang): st.column_config.ProgressColumn(
+                format="percent", min_value=0.0, max_value=1.0
+            )
+        },
+        **kwargs,
+    )
+
+
 def overview(ctx: Context) -> None:
-    """Total scale against 2.5万亿 and the baseline, the ten clusters, the other groups."""
+    """The overview; what a lever changes reruns alone (a fragment), not the sidebar."""
+    _overview()
+
+
+@st.fragment
+def _overview() -> None:
+    """The headline verdict, the total-scale chart beside the key levers (with the edit count,
+    reset, share and downloads), the clusters' verdicts, the other groups.
+
+    A fragment: a lever's move reruns only this. Everything here is drawn from the source of
+    truth, so the context is read afresh, not passed in.
+    """
+    if st.session_state.pop("full_rerun", False):
+        st.rerun(scope="app")
+    ctx = context()
     lang = ctx.lang
     stamp = compute.inputs_stamp()
     card, frame = compute.run_scenario(ctx.toml, stamp)
     base_toml = _baseline_toml()
     base_card, base_frame = compute.run_scenario(base_toml, stamp)
-    counts = logic.summary(card)
-    scale = card.loc[headline().target.id]
+    head = headline().target
+    row = card.loc[head.id]
 
-    st.header(ctx.scenario.name)
-    a, b, c = st.columns(3)
-    difference = scale["value"] - base_card.loc[headline().target.id, "value"]
-    a.metric(
-        t("scale_metric", lang),
-        f"{logic.format_number(scale['value'])} {scale['unit']} "
-        f"{'✓' if scale['status'] == 'reached' else '✗'}",
-        delta=t("vs_baseline", lang, delta=f"{difference:+,.0f}")
-        if ctx.toml != base_toml
-        else None,
+    st.header(
+        f"{scenario_name(ctx.scenario.name, lang)} · {t('scale_metric', lang)}",
+        anchor=False,
     )
-    b.metric(
-        t("reached_metric", lang),
-        t("reached_of", lang, reached=counts["reached"], tracked=counts["tracked"]),
-    )
-    c.metric(t("model_metric", lang), f"{counts['model_reached']} / {counts['model_total']}")
-    st.markdown(t("summary", lang, **counts))
-
+    box = st.container(border=True)
+    with box:
+        verdict_line = st.empty()
+        verdict_line.markdown(
+            _coloured(row["status"], verdict.headline_text(head, row, None, lang))
+        )
+    left, right = st.columns([4, 6], gap="medium")
     current_label, base_label = t("current", lang), t("baseline", lang)
-    # The baseline is overlaid only when it differs from what is shown.
     sources = [(frame, current_label)]
     if ctx.toml != base_toml:
         sources.append((base_frame, base_label))
-    lines = [_series(source, headline().target.id, label) for source, label in sources]
-    st.subheader(t("scale_title", lang))
-    st.altair_chart(
-        charts.scenario_lines(
-            pd.concat(lines),
-            x_title=t("year", lang),
-            y_title=headline().target.unit,
-            series_title=t("series", lang),
-            dashed=[base_label],
-            target=scale["target"],
-            target_label=t("scale_target", lang),
-        ),
-        width="stretch",
-    )
+    lines = [_series(source, head.id, label) for source, label in sources]
+    with left:
+        st.markdown(f"**{t('scale_title', lang)}**")
+        draw(
+            charts.scenario_lines(
+                pd.concat(lines),
+                x_title=t("year", lang),
+                y_title=unit_text(head.unit, lang),
+                series_title=t("series", lang),
+                dashed=[base_label],
+                target=row["target"],
+                target_label=t("scale_target", lang),
+                height=270,
+            ),
+            width="stretch",
+        )
+        if ctx.toml != base_toml:
+            difference = row["value"] - base_card.loc[head.id, "value"]
+            st.caption(t("vs_baseline", lang, delta=f"{difference:+,.0f}"))
+    with right:
+        title, count, reset, share, keep = st.columns(
+            [1.3, 1.6, 1.4, 0.9, 0.9], vertical_alignment="center"
+        )
+        title.markdown(f"**{t('levers_title', lang)}**", help=t("levers_caption", lang))
+        changed = len(ctx.edits)
+        count.markdown(t("tuned_count", lang, n=changed) if changed else t("untuned", lang))
+        reset.button(
+            t("reset_short", lang),
+            on_click=state.reset_all,
+            key="reset",
+            disabled=not changed,
+            help=t("reset", lang),
+        )
+        with share.popover(t("share_short", lang), help=t("share", lang)):
+            share_body(ctx)
+        with keep.popover("⬇", help=t("keep", lang)):
+            downloads(ctx)
+        levers.lever_panel(lang, columns=3)
 
-    st.subheader(t("clusters_title", lang))
-    st.altair_chart(
+    st.markdown(verdict.counts_text(card, lang))
+    st.subheader(t("clusters_verdict", lang))
+    chances = _chances(ctx)
+    if chances is not None:
+        p = float(chances.loc[head.id, "probability"]) if head.id in chances.index else None
+        verdict_line.markdown(
+            _coloured(row["status"], verdict.headline_text(head, row, p, lang)),
+            help=t("h_probability_note", lang, n=VERDICT_RUNS),
+        )
+    clusters = _cluster_targets(ctx.targets)
+    verdict_dataframe(verdict.verdict_table(card, clusters, chances, lang), lang)
+    if any(tg.comparator == "approx" for tg in ctx.targets):
+        st.caption(t("tolerance_note", lang))
+    draw(
         charts.cluster_bars(
             _cluster_frame({current_label: card}, ctx.targets, lang),
             cluster_title=t("cluster", lang),
@@ -123,6 +218,7 @@ def overview(ctx: Context) -> None:
         ),
         width="stretch",
     )
+    st.caption(t("tick_legend", lang))
 
     st.subheader(t("groups_title", lang))
     panels = [g.id for g in load_groups().values() if g.panel]
@@ -138,13 +234,13 @@ def overview(ctx: Context) -> None:
     chosen = [tg for tg in ctx.targets if tg.group == group and tg.tracked]
     parts = []
     for tg in chosen:
-        label = f"{tg.label(lang)} ({tg.unit})" if tg.unit else tg.label(lang)
+        label = f"{tg.label(lang)} ({unit_text(tg.unit, lang)})" if tg.unit else tg.label(lang)
         for source, series in sources:
             part = _series(source, tg.id, series)
             part["label"] = label
             part["target"] = card.loc[tg.id, "target"]
             parts.append(part)
-    st.altair_chart(
+    draw(
         charts.target_panels(
             pd.concat(parts),
             x_title=t("year", lang),
@@ -152,6 +248,7 @@ def overview(ctx: Context) -> None:
             dashed=[base_label],
         )
     )
+    state.sync_query()
 
 
 def _status_style(status: pd.Series, lang: str) -> list[str]:
@@ -199,17 +296,29 @@ def scorecard(ctx: Context) -> None:
     )
 
 
+def _changed_style(table: pd.DataFrame, changed: pd.Series) -> pd.DataFrame:
+    styles = pd.DataFrame("", index=table.index, columns=table.columns)
+    for tid, flag in changed.items():
+        if flag:
+            styles.loc[tid, :] = "background-color: #fff4ce"
+    return styles
+
+
 def compare(ctx: Context) -> None:
-    """Two or more scenarios side by side: charts overlaid, targets, differing parameters."""
+    """Scenarios side by side (baseline, plan, slowdown by default): charts overlaid, targets
+    with the difference to the first, status changes highlighted, differing parameters."""
     lang = ctx.lang
     st.header(t("page_compare", lang))
-    options = ["current", *scenario_choices()]
-    st.session_state.setdefault("compare_pick", ["file:baseline", "current"])
+    options = [*scenario_choices(), "current"]
+    default = [c for c in ("file:baseline", "file:plan", "file:slowdown") if c in options]
+    if ctx.edits or ctx.base.name not in ("baseline", "plan", "slowdown"):
+        default.append("current")
+    st.session_state.setdefault("compare_pick", default)
 
     def label(choice: str) -> str:
         if choice == "current":
-            return t("current_label", lang, name=ctx.scenario.name)
-        return t("file_label", lang, name=choice_label(choice, lang))
+            return t("current_label", lang, name=scenario_name(ctx.scenario.name, lang))
+        return choice_label(choice, lang)
 
     picked = st.multiselect(t("compare_pick", lang), options, key="compare_pick", format_func=label)
     if len(picked) < 2:
@@ -222,11 +331,11 @@ def compare(ctx: Context) -> None:
 
     st.subheader(t("compare_scale", lang))
     lines = pd.concat([_series(run[1], headline().target.id, name) for name, run in runs.items()])
-    st.altair_chart(
+    draw(
         charts.scenario_lines(
             lines,
             x_title=t("year", lang),
-            y_title=headline().target.unit,
+            y_title=unit_text(headline().target.unit, lang),
             series_title=t("series", lang),
             target=next(iter(cards.values())).loc[headline().target.id, "target"],
             target_label=t("scale_target", lang),
@@ -234,7 +343,7 @@ def compare(ctx: Context) -> None:
         width="stretch",
     )
     st.subheader(t("compare_clusters", lang))
-    st.altair_chart(
+    draw(
         charts.cluster_bars(
             _cluster_frame(cards, ctx.targets, lang),
             cluster_title=t("cluster", lang),
@@ -248,148 +357,20 @@ def compare(ctx: Context) -> None:
     )
 
     st.subheader(t("compare_scorecard", lang))
-    st.dataframe(logic.compare_table(cards, lang), width="stretch", height=480)
+    table, changed = logic.compare_table(cards, lang, ctx.targets)
+    st.caption(t("compare_changed", lang))
+    st.dataframe(
+        table.style.apply(_changed_style, axis=None, changed=changed),
+        width="stretch",
+        height=480,
+        hide_index=True,
+    )
     st.subheader(t("compare_params", lang))
     diff = logic.parameter_diff(scenarios, ctx.table, lang)
     if diff.empty:
         st.info(t("compare_same", lang))
     else:
-        st.dataframe(diff, width="stretch")
-
-
-def uncertainty(ctx: Context) -> None:
-    """P10–P90 bands and the probability of reaching each target over the scenario's ranges."""
-    lang = ctx.lang
-    st.header(t("page_uncertainty", lang))
-    st.caption(t("unc_caption", lang))
-    ranges = ctx.scenario.uncertain
-    if not ranges:
-        st.info(t("unc_none", lang))
-        return
-    a, b, c = st.columns(3)
-    n_runs = a.select_slider(t("unc_runs", lang), RUN_CHOICES, value=300, key="unc_runs")
-    seed = int(
-        b.number_input(
-            t("unc_seed", lang),
-            min_value=0,
-            max_value=2**31 - 1,
-            value=2022,
-            step=1,
-            key="unc_seed",
-        )
-    )
-    method = c.radio(
-        t("unc_method", lang),
-        ("lhs", "uniform"),
-        horizontal=True,
-        key="unc_method",
-        format_func=lambda m: t(f"method_{m}", lang),
-    )
-    bands, chances = compute.run_ensemble(ctx.toml, n_runs, seed, method, compute.inputs_stamp())
-    st.caption(t("unc_runs_done", lang, n=n_runs, seed=seed))
-
-    shown = [tg for tg in ctx.targets if tg.tracked and tg.basis == "model"]
-    by_id = {tg.id: tg for tg in shown}
-    target_id = st.selectbox(
-        t("unc_variable", lang),
-        list(by_id),
-        key="unc_target",
-        format_func=lambda i: by_id[i].label(lang),
-    )
-    chosen = by_id[target_id]
-    unit = f" ({chosen.unit})" if chosen.unit else ""
-    scale = chosen.display_scale
-    st.altair_chart(
-        charts.band_chart(
-            bands[bands["id"] == target_id],
-            x_title=t("year", lang),
-            y_title=chosen.label(lang) + unit,
-            band_label=t("unc_band", lang),
-            median_label=t("unc_median", lang),
-            target=chosen.value * scale,
-            target_label=f"{t('target', lang)} {chosen.year}",
-        ),
-        width="stretch",
-    )
-
-    st.subheader(t("unc_prob_title", lang))
-    probs = chances.loc[[i for i in by_id if i in chances.index]]
-    frame = pd.DataFrame(
-        {
-            "label": [by_id[i].label(lang) for i in probs.index],
-            "probability": probs["probability"].to_numpy(),
-        }
-    )
-    st.altair_chart(
-        charts.probability_bars(
-            frame, label_title=t("target", lang), probability_title=t("probability", lang)
-        ),
-        width="stretch",
-    )
-    with st.expander(t("unc_all_targets", lang)):
-        named = chances.join(
-            pd.DataFrame(
-                {
-                    t("target", lang): {tg.id: tg.label(lang) for tg in ctx.targets},
-                    t("col_basis", lang): {
-                        tg.id: t(f"basis_{tg.basis}", lang) for tg in ctx.targets
-                    },
-                }
-            )
-        )
-        st.dataframe(
-            named[[t("target", lang), t("col_basis", lang), "probability", "stderr"]].rename(
-                columns={"probability": t("probability", lang), "stderr": t("stderr", lang)}
-            ),
-            width="stretch",
-            column_config={
-                t("probability", lang): st.column_config.ProgressColumn(
-                    format="percent", min_value=0.0, max_value=1.0
-                )
-            },
-        )
-    with st.expander(t("unc_ranges", lang)):
-        st.dataframe(
-            pd.DataFrame(
-                {
-                    t("parameter", lang): [ctx.table[n].label(lang) for n in ranges],
-                    t("low", lang): [lo for lo, _ in ranges.values()],
-                    t("high", lang): [hi for _, hi in ranges.values()],
-                    t("units", lang): [ctx.table[n].units for n in ranges],
-                },
-                index=list(ranges),
-            ),
-            width="stretch",
-        )
-
-
-def model(ctx: Context) -> None:
-    """The model's structure diagram and a searchable table of every element."""
-    lang = ctx.lang
-    elements, dot = compute.model_docs()
-    st.header(t("page_model", lang))
-    st.subheader(t("model_diagram", lang))
-    st.graphviz_chart(dot, width="stretch")
-    st.subheader(t("model_elements", lang))
-    left, right = st.columns([2, 1])
-    query = left.text_input(t("model_search", lang), key="model_query").strip()
-    sector = right.selectbox(
-        t("model_sector", lang),
-        ["", *dict.fromkeys(elements["sector"])],
-        key="model_sector",
-        format_func=lambda x: x or t("all", lang),
-    )
-    shown = elements[elements["sector"] == sector] if sector else elements
-    if query:
-        text = shown[["name", "sector", "units", "equation", "comment"]].astype(str)
-        hit = text.apply(lambda col: col.str.contains(query, case=False, regex=False)).any(axis=1)
-        shown = shown[hit]
-    st.caption(t("model_count", lang, shown=len(shown), total=len(elements)))
-    st.dataframe(
-        shown[["name", "sector", "type", "units", "equation", "comment"]],
-        width="stretch",
-        hide_index=True,
-    )
+        st.dataframe(diff, width="stretch", hide_index=True)
 
 
 #: The function that draws each page, by name.
@@ -397,6 +378,6 @@ RENDERERS = {
     "overview": overview,
     "scorecard": scorecard,
     "compare": compare,
-    "uncertainty": uncertainty,
-    "model": model,
+    "uncertainty": pages_more.uncertainty,
+    "model": pages_more.model,
 }

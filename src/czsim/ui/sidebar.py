@@ -1,17 +1,5 @@
-"""The sidebar: language, page, the scenario being tuned, keep (download / upload) and a slider
-for every parameter.
-
-State lives only in ``st.session_state`` (one per browser session):
-
-``lang``            "zh" or "en"
-``page``            the page shown
-``base_choice``     ``"file:<name>"`` or ``"upload:<name>"``: the scenario tuned
-``uploads``         uploaded scenarios by name (this session's only)
-``edits``           parameter name -> value the user set with a slider
-``upload_error``    the last rejected upload's one-line error, or None
-``p:<name>``        each slider's own widget state
-``grp:<group>``     whether a parameter group is open
-"""
+"""The sidebar: language, page, the scenario being tuned (switch, reset, share, keep) and the
+assumptions. The key levers are drawn beside the main chart (:mod:`czsim.ui.levers`)."""
 
 from __future__ import annotations
 
@@ -19,14 +7,15 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from czsim.groups import group_label
-from czsim.parameters import Parameter, ParameterTable
+from czsim.parameters import ParameterTable
 from czsim.scenarios import Scenario
 from czsim.targets import Target
-from czsim.ui import compute, logic
-from czsim.ui.i18n import LANGUAGES, t
+from czsim.ui import compute, exports, levers, logic, state
+from czsim.ui.i18n import LANGUAGES, scenario_name, t
 
-#: Page names in menu order (:data:`czsim.ui.pages.RENDERERS` draws each).
+#: Page names in menu order (:data:`czsim.ui.pages.RENDERERS` draws each). The "What it
+#: takes" page (decision tools: break-even, what it takes, attribution) is added here when
+#: ``czsim.decisions`` lands; see :mod:`czsim.ui.what_it_takes`.
 PAGE_NAMES = ("overview", "scorecard", "compare", "uncertainty", "model")
 UPLOADER_KEY = "uploader"
 
@@ -38,30 +27,18 @@ class Context:
     lang: str
     table: ParameterTable
     targets: tuple[Target, ...]
+    base: Scenario
     scenario: Scenario
     toml: str
-
-
-def _init_state() -> None:
-    ss = st.session_state
-    ss.setdefault("lang", "zh")
-    ss.setdefault("page", PAGE_NAMES[0])
-    ss.setdefault("base_choice", "file:baseline")
-    ss.setdefault("uploads", {})
-    ss.setdefault("edits", {})
-    ss.setdefault("upload_error", None)
-
-
-def choice_scenario(choice: str) -> Scenario:
-    """The scenario behind a ``file:``/``upload:`` choice key."""
-    kind, _, name = choice.partition(":")
-    return st.session_state["uploads"][name] if kind == "upload" else compute.scenario_file(name)
+    edits: dict[str, float]
 
 
 def choice_label(choice: str, lang: str) -> str:
-    """How a choice key is shown: the file name, or the upload marked as such."""
+    """How a choice key is shown: the scenario's name in ``lang``, uploads marked as such."""
     kind, _, name = choice.partition(":")
-    return f"⬆ {name} ({t('uploaded_prefix', lang)})" if kind == "upload" else name
+    if kind == "upload":
+        return f"⬆ {name} ({t('uploaded_prefix', lang)})"
+    return scenario_name(name, lang)
 
 
 def scenario_choices() -> list[str]:
@@ -71,153 +48,123 @@ def scenario_choices() -> list[str]:
     ]
 
 
-def _clear_edits() -> None:
-    """Forget the user's changes; sliders re-read the scenario on the next run."""
+def _scenario_picker(lang: str) -> None:
     ss = st.session_state
-    ss["edits"] = {}
-    for key in [k for k in ss if isinstance(k, str) and k.startswith("p:")]:
-        del ss[key]
-
-
-def _on_upload() -> None:
-    """Load a newly uploaded file; a bad one leaves the scenario and its edits as they were."""
-    uploaded = st.session_state.get(UPLOADER_KEY)
-    if uploaded is None:
-        return
-    receive_upload(uploaded.name, uploaded.getvalue())
-
-
-def receive_upload(name: str, data: bytes) -> None:
-    """Apply an uploaded file to this session: make it the scenario tuned, or record the error.
-
-    Runs inside the uploader's change callback, before any widget of the run is drawn, so it
-    may set the scenario choice.
-    """
-    ss = st.session_state
-    scenario, error = logic.handle_upload(name, data, lang=ss["lang"])
-    ss["upload_error"] = error
-    if scenario is None:
-        return
-    ss["uploads"] = {**ss["uploads"], scenario.name: scenario}
-    ss["base_choice"] = f"upload:{scenario.name}"
-    _clear_edits()
-
-
-def _on_slider(name: str) -> None:
-    """Record a slider move; a slider moved back to the scenario's value is no longer an edit."""
-    ss = st.session_state
-    value = ss[f"p:{name}"]
-    edits = {k: v for k, v in ss["edits"].items() if k != name}
-    base = choice_scenario(ss["base_choice"])
-    if logic.effective_value(base, name, compute.parameter_table()) != value:
-        edits[name] = value
-    ss["edits"] = edits
-
-
-def _slider(p: Parameter, base: Scenario, lang: str) -> None:
-    ss = st.session_state
-    start = logic.effective_value(base, p.name, compute.parameter_table())
-    # The value comes from the edits (the source of truth), so a slider that was not drawn
-    # for a while, or whose label changed language, comes back where the user left it.
-    value = ss["edits"].get(p.name, logic.slider_value(start))
-    help_text = t(
-        "param_help",
-        lang,
-        source=p.source,
-        variable=p.full_variable,
-        low=f"{p.low:g}",
-        high=f"{p.high:g}",
-        units=p.units,
+    choices = scenario_choices()
+    key = f"choice:{ss['rev']}"
+    st.selectbox(
+        t("scenario", lang),
+        choices,
+        index=choices.index(ss["choice"]) if ss["choice"] in choices else 0,
+        key=key,
+        format_func=lambda c: choice_label(c, lang),
+        help=t("scenario_help", lang),
+        on_change=state.on_choice,
+        args=(key,),
     )
-    st.slider(
-        f"{p.label(lang)} [{p.units}]",
-        min_value=p.low,
-        max_value=p.high,
-        step=p.step,
-        value=value,
-        format=logic.step_format(p.step),
-        key=f"p:{p.name}",
-        help=help_text,
-        on_change=_on_slider,
-        args=(p.name,),
-    )
-    if isinstance(start, tuple) and p.name not in ss["edits"]:
-        st.caption(t("series_note", lang, points=logic.format_series(start)))
 
 
-def _parameters(table: ParameterTable, base: Scenario, edits: dict[str, float], lang: str) -> None:
-    st.subheader(t("parameters", lang), help=t("parameters_help", lang))
-    for index, (group, params) in enumerate(table.groups().items()):
-        changed = sum(p.name in edits for p in params)
-        title = f"{group_label(group, lang)} ({len(params)})"
-        # Lazy: a group's sliders are drawn only while it is open, so a rerun draws a dozen
-        # widgets rather than all of them (the edits, not the widgets, hold the values).
-        group_box = st.expander(
-            title + (f" · ✎ {changed}" if changed else ""),
-            expanded=index == 0,
-            key=f"grp:{group}",
-            on_change="rerun",
-        )
-        if not group_box.open:
-            continue
-        with group_box:
-            for kind in ("lever", "assumption"):
-                chosen = [p for p in params if p.kind == kind]
-                if not chosen:
-                    continue
-                st.markdown(f"**{t('levers' if kind == 'lever' else 'assumptions', lang)}**")
-                for p in chosen:
-                    _slider(p, base, lang)
-
-
-def _keep(ctx: Context) -> None:
+def share_body(ctx: Context) -> None:
+    """The link that reproduces the current scenario, with a copy button."""
     lang = ctx.lang
-    with st.expander(t("keep", lang), expanded=False):
-        st.download_button(
-            t("download_toml", lang),
-            data=ctx.toml,
-            file_name=f"{ctx.scenario.name}.toml",
-            mime="application/toml",
-            on_click="ignore",
-            key="dl_toml",
-            width="stretch",
-        )
-        # Results are written only when a button is clicked (deferred data), so a slider move
-        # does not pay for building a workbook.
-        st.download_button(
-            t("download_csv", lang),
-            data=lambda: compute.results_csv(ctx.toml),
-            file_name=f"{ctx.scenario.name}.csv",
-            mime="text/csv",
-            on_click="ignore",
-            key="dl_csv",
-            width="stretch",
-        )
-        st.download_button(
-            t("download_xlsx", lang),
-            data=lambda: compute.results_xlsx(ctx.toml),
-            file_name=f"{ctx.scenario.name}.xlsx",
-            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            on_click="ignore",
-            key="dl_xlsx",
-            width="stretch",
-        )
+    query = state.query_for(st.session_state["choice"], ctx.edits, lang)
+    base_url = (st.context.url or "").split("?")[0]
+    link = base_url + "?" + "&".join(f"{k}={v}" for k, v in query.items())
+    st.caption(t("share_help", lang))
+    st.code(link, language=None, wrap_lines=True)
+    if st.session_state["choice"].startswith("upload:"):
+        st.warning(t("share_upload", lang))
+
+
+def downloads(ctx: Context) -> None:
+    """TOML, CSV and Excel of the current scenario. The data is built on click from a holder
+    that every rerun (the overview's fragment included) refreshes, so a download is never of
+    an older scenario than the one shown."""
+    lang = ctx.lang
+    holder = st.session_state.setdefault("_current", {})
+    holder.update(toml=ctx.toml, lang=lang)
+    name = f"czsim_{ctx.base.name}"
+    st.download_button(
+        t("download_toml", lang),
+        data=lambda: holder["toml"],
+        file_name=f"{name}.toml",
+        mime="application/toml",
+        on_click="ignore",
+        key="dl_toml",
+        width="stretch",
+    )
+    st.download_button(
+        t("download_csv", lang),
+        data=lambda: exports.csv_bytes(holder["toml"], holder["lang"]),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key="dl_csv",
+        width="stretch",
+    )
+    st.download_button(
+        t("download_xlsx", lang),
+        data=lambda: exports.xlsx_bytes(holder["toml"], holder["lang"]),
+        file_name=f"{name}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        on_click="ignore",
+        key="dl_xlsx",
+        width="stretch",
+    )
+
+
+def _keep(ctx: Context, *, with_downloads: bool) -> None:
+    lang = ctx.lang
+    with st.expander(t("keep", lang) if with_downloads else t("import", lang)):
+        if with_downloads:
+            downloads(ctx)
         # The browser refuses files over 1 MB (the smallest limit Streamlit takes);
         # handle_upload enforces the real limit, MAX_UPLOAD_BYTES.
         st.file_uploader(
             t("upload", lang, kb=logic.MAX_UPLOAD_BYTES // 1024),
             type=["toml"],
             key=UPLOADER_KEY,
-            on_change=_on_upload,
+            on_change=state.on_upload,
+            args=(UPLOADER_KEY,),
             max_upload_size=1,
+            help=t("upload_help", lang),
         )
+
+
+def edit_status(lang: str) -> None:
+    """``已调整 N 个参数`` and the reset button."""
+    changed = len(st.session_state["edits"])
+    st.markdown(t("tuned_count", lang, n=changed) if changed else t("untuned", lang))
+    st.button(
+        t("reset", lang),
+        on_click=state.reset_all,
+        key="reset",
+        disabled=not changed,
+        width="stretch",
+    )
+
+
+def context() -> Context:
+    """The scenario being tuned, from the source of truth."""
+    ss = st.session_state
+    table = compute.parameter_table()
+    base = state.base()
+    scenario = logic.tuned(base, ss["edits"], table, lang=ss["lang"])
+    return Context(
+        lang=ss["lang"],
+        table=table,
+        targets=compute.target_list(),
+        base=base,
+        scenario=scenario,
+        toml=scenario.to_toml(),
+        edits=dict(ss["edits"]),
+    )
 
 
 def sidebar() -> Context:
     """Draw the sidebar and return the context the pages draw from."""
-    _init_state()
+    state.init()
     ss = st.session_state
-    table = compute.parameter_table()
     with st.sidebar:
         st.radio(
             t("language", ss["lang"]),
@@ -231,33 +178,16 @@ def sidebar() -> Context:
             t("page", lang), PAGE_NAMES, key="page", format_func=lambda p: t(f"page_{p}", lang)
         )
         st.divider()
-        st.selectbox(
-            t("scenario", lang),
-            scenario_choices(),
-            key="base_choice",
-            format_func=lambda c: choice_label(c, lang),
-            help=t("scenario_help", lang),
-            on_change=_clear_edits,
-        )
-        base = choice_scenario(ss["base_choice"])
-        st.caption(base.description(lang))
-        scenario = logic.tuned(base, ss["edits"], table)
-        changed = len(ss["edits"])
-        st.markdown(t("tuned_count", lang, n=changed) if changed else t("untuned", lang))
-        st.button(
-            t("reset", lang),
-            on_click=_clear_edits,
-            key="reset",
-            disabled=not changed,
-            width="stretch",
-        )
-        ctx = Context(
-            lang=lang,
-            table=table,
-            targets=compute.target_list(),
-            scenario=scenario,
-            toml=scenario.to_toml(),
-        )
-        _keep(ctx)
-        _parameters(table, base, ss["edits"], lang)
+        _scenario_picker(lang)
+        ctx = context()
+        st.caption(ctx.base.description(lang))
+        on_overview = ss["page"] == "overview"
+        if not on_overview:  # the overview draws these beside its levers (in its fragment)
+            edit_status(lang)
+            with st.expander(t("share", lang)):
+                share_body(ctx)
+        _keep(ctx, with_downloads=not on_overview)
+        st.subheader(t("assumptions", lang), help=t("assumptions_help", lang))
+        levers.assumptions(lang)
+    state.sync_query()
     return ctx

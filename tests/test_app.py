@@ -526,3 +526,18 @@ def test_format_number() -> None:
         "",
         "",
     ]
+
+
+def test_what_it_takes_page_break_even_solution_and_waterfall(app: AppTest) -> None:
+    """The decision tools in the app: break-even of every key lever, a combined solution on
+    request, and the plan-vs-scenario waterfall whose parts sum to the difference."""
+    app.sidebar.radio(key="lang").set_value("en").run()
+    _goto(app, "what_it_takes")
+    assert not app.error
+    table = app.dataframe[0].value
+    assert len(table) == len(czsim.load_parameters().key_levers())
+    assert "◎ break-even" in set(table["Result"])
+    app.button(key="wit_solve").click().run(timeout=TIMEOUT)
+    shown = " ".join(m.value for m in app.markdown)
+    assert "reachable" in shown or "already met" in shown
+    assert len(app.dataframe) == 2  # the break-even table and the solution's lever settings

@@ -285,6 +285,53 @@ STRINGS: dict[str, tuple[str, str]] = {
         "出现错误，当前情景未变：{error}",
         "Something went wrong; the current scenario is kept: {error}",
     ),
+    # --- the "What it takes" page (czsim.decisions) ---
+    "page_what_it_takes": ("达标所需", "What it takes"),
+    "wit_header": ("达到目标需要什么", "What it takes to reach a target"),
+    "wit_caption": (
+        "以当前调整后的情景为起点：每个关键杠杆单独达到目标所需的数值（盈亏平衡点），"
+        "几个杠杆合起来的最小调整，以及规划情景相对本情景的差异来自哪些杠杆（Shapley 分解）。",
+        "From the scenario as tuned: the value at which each key lever alone just meets the "
+        "target (break-even), the smallest combined change of the levers, and which levers "
+        "explain the plan's difference from this scenario (Shapley attribution).",
+    ),
+    "wit_target": ("目标", "Target"),
+    "wit_running": ("正在批量运行模型…", "Running batches of the model…"),
+    "wit_break_even": ("各关键杠杆的盈亏平衡点", "Break-even of each key lever"),
+    "wit_col_lever": ("杠杆", "Lever"),
+    "wit_col_status": ("结果", "Result"),
+    "wit_col_current": ("当前值", "Current"),
+    "wit_col_break_even": ("盈亏平衡值", "Break-even"),
+    "wit_col_distance": ("距离(占取值范围)", "Distance (share of range)"),
+    "wit_col_best": ("范围内最好结果", "Best within bounds"),
+    "wit_status_break-even": ("◎ 有平衡点", "◎ break-even"),
+    "wit_status_always_met": ("✓ 整个范围内都达成", "✓ met over the whole range"),
+    "wit_status_unreachable": ("✗ 范围内无法达成", "✗ not reachable within bounds"),
+    "wit_combined": ("合起来的最小调整", "The smallest combined change"),
+    "wit_combined_caption": (
+        "{n} 个政策杠杆（不含增长假设）；距离按各杠杆取值范围的比例计，使杠杆之间可比。",
+        "{n} policy levers (growth assumptions excluded); distance in fractions of each "
+        "lever's range, so levers are comparable.",
+    ),
+    "wit_with_probability": ("要求达成概率", "Require a probability"),
+    "wit_probability": ("达成概率至少", "Probability at least"),
+    "wit_solve": ("求解（约数秒）", "Solve (a few seconds)"),
+    "wit_sol_reached": ("✓ 可以达成", "✓ reachable"),
+    "wit_sol_already_met": ("✓ 当前已达成", "✓ already met"),
+    "wit_sol_not_reachable": ("✗ 杠杆范围内无法达成", "✗ not reachable within the levers' bounds"),
+    "wit_solution": (
+        "**{verdict}**：目标值 {value} {unit}，达成概率 {p}%，调整距离 {distance}（{runs} 次运行）。",
+        "**{verdict}**: value {value} {unit}, probability {p}%, distance {distance} ({runs} runs).",
+    ),
+    "wit_waterfall": (
+        "规划情景相对本情景：差异来自哪里",
+        "Plan against this scenario: where the difference comes from",
+    ),
+    "wit_waterfall_caption": (
+        "差异 {diff} 按 Shapley 值分给各杠杆组，各部分之和等于差异；单独改变各组之和与差异之间的 {inter} 来自相互作用。",
+        "The difference of {diff} split across lever groups by Shapley values (the parts sum "
+        "to it); {inter} of it is interaction, which one-at-a-time changes miss.",
+    ),
 }
 
 

@@ -8,7 +8,7 @@ import streamlit as st
 
 from czsim.groups import group_label, load_groups
 from czsim.targets import Target, headline
-from czsim.ui import charts, compute, levers, logic, pages_more, state, verdict
+from czsim.ui import charts, compute, levers, logic, pages_more, state, verdict, what_it_takes
 from czsim.ui.charts import draw
 from czsim.ui.i18n import scenario_name, t, unit_text
 from czsim.ui.sidebar import (
@@ -379,5 +379,6 @@ RENDERERS = {
     "scorecard": scorecard,
     "compare": compare,
     "uncertainty": pages_more.uncertainty,
+    "what_it_takes": what_it_takes.render,
     "model": pages_more.model,
 }

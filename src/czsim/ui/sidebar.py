@@ -13,10 +13,8 @@ from czsim.targets import Target
 from czsim.ui import compute, exports, levers, logic, state
 from czsim.ui.i18n import LANGUAGES, scenario_name, t
 
-#: Page names in menu order (:data:`czsim.ui.pages.RENDERERS` draws each). The "What it
-#: takes" page (decision tools: break-even, what it takes, attribution) is added here when
-#: ``czsim.decisions`` lands; see :mod:`czsim.ui.what_it_takes`.
-PAGE_NAMES = ("overview", "scorecard", "compare", "uncertainty", "model")
+#: Page names in menu order (:data:`czsim.ui.pages.RENDERERS` draws each).
+PAGE_NAMES = ("overview", "scorecard", "compare", "uncertainty", "what_it_takes", "model")
 UPLOADER_KEY = "uploader"
 
 

@@ -33,6 +33,7 @@ an algebraic loop.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -1237,6 +1238,15 @@ def _generate(
 
 
 @lru_cache(maxsize=64)
+def _starts(sizes: tuple[int, ...], nt: int) -> np.ndarray:
+    """Offsets of every (variable, saved time) block in the flat output buffer."""
+    offsets = np.cumsum([0, *sizes[:-1]])
+    return np.concatenate(
+        [o + np.arange(nt) * (size // nt) for o, size in zip(offsets, sizes, strict=True)]
+    )
+
+
+@lru_cache(maxsize=64)
 def compiled(
     path: str, sha: str, constants: frozenset[str], series: frozenset[str], outputs: tuple[str, ...]
 ) -> CompiledModel:
@@ -1273,7 +1283,7 @@ def run(info: ModelInfo, inputs: RunInputs) -> tuple[dict[str, np.ndarray], dict
     # result is a transposed view of them. All of them are slices of one flat block, so
     # one reduction afterwards tells whether any saved value is NaN or infinite.
     shapes = [(nt, inputs.n_runs, *info.variables[n].shape) for n in model.dynamic_outputs]
-    sizes = [int(np.prod(s)) for s in shapes]
+    sizes = [math.prod(s) for s in shapes]
     block = np.empty(sum(sizes))
     out = {}
     offset = 0
@@ -1298,23 +1308,22 @@ def run(info: ModelInfo, inputs: RunInputs) -> tuple[dict[str, np.ndarray], dict
     # saved time), so only the suspects are looked at again
     suspects: dict[str, np.ndarray] = {}
     if block.size:
-        starts = np.concatenate(
-            [
-                o + np.arange(nt) * (size // nt)
-                for o, size in zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True)
-            ]
-        )
-        bad = ~np.isfinite(np.add.reduceat(block, starts).reshape(len(sizes), nt))
+        bad = ~np.isfinite(np.add.reduceat(block, _starts(tuple(sizes), nt)))
+        bad = bad.reshape(len(sizes), nt)
         if bad.any():
             for i in np.flatnonzero(bad.any(axis=1)):
                 suspects[model.dynamic_outputs[i]] = np.flatnonzero(bad[i])
+    small_static: list[np.ndarray] = []
     for n, value in static.items():
-        if not np.isfinite(np.add.reduce(np.asarray(value, dtype=float), axis=None)):
-            suspects[n] = np.zeros(1, dtype=int)
         # time-invariant: a big result is a read-only view repeating the one value over
         # time (and over runs when it is the same for all) instead of n_times copies; a
         # small one is copied, which is faster than making the view
         v = np.asarray(value, dtype=float)
+        if v.size > 4096:
+            if not np.isfinite(np.add.reduce(v, axis=None)):
+                suspects[n] = np.zeros(1, dtype=int)
+        else:
+            small_static.append(v.ravel())
         v = v.reshape((*v.shape[:1], 1, *v.shape[1:]))
         shape = (inputs.n_runs, nt, *info.variables[n].shape)
         if v.size * nt < _VIEW_ABOVE:
@@ -1322,4 +1331,9 @@ def run(info: ModelInfo, inputs: RunInputs) -> tuple[dict[str, np.ndarray], dict
             result[n][...] = v
         else:
             result[n] = np.broadcast_to(v, shape)
+    # the small ones are checked together (one call instead of one per variable)
+    if small_static and not np.isfinite(np.add.reduce(np.concatenate(small_static))):
+        for n, value in static.items():
+            if np.size(value) <= 4096 and not np.all(np.isfinite(value)):
+                suspects[n] = np.zeros(1, dtype=int)
     return result, suspects

@@ -1,4 +1,6 @@
-"""czsim: a system-dynamics scenario simulator of Changzhou's industrial economy and the targets
+"""Simulate scenarios of Changzhou's industrial economy against the targets of 常发〔2022〕1号.
+
+czsim: a system-dynamics scenario simulator of Changzhou's industrial economy and the targets
 of 常发〔2022〕1号.
 
 The public API (see :mod:`czsim.api`)::

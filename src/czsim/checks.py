@@ -1,5 +1,6 @@
-"""Behaviour checks kept as data (``model/checks.toml``), in the spirit of SDEverywhere's
-``checks.yaml`` and Vensim's reality checks.
+"""Run behaviour checks kept as data (``model/checks.toml``).
+
+The checks are in the spirit of SDEverywhere's ``checks.yaml`` and Vensim's reality checks.
 
 A check is a condition (a scenario, plus optional overrides of model variables, each from a
 year on) and assertions on the result::
@@ -56,6 +57,8 @@ class CheckError(CzsimError):
 
 @dataclass(frozen=True)
 class Check:
+    """One behaviour check of ``checks.toml``: its condition, assertions and expected outcome."""
+
     name: str
     description: str
     scenario: str
@@ -70,16 +73,20 @@ class Check:
 
 @dataclass
 class CheckResult:
+    """The result of one check: its failures and the number of runs it took."""
+
     check: Check
     failures: list[str] = field(default_factory=list)
     runs: int = 1
 
     @property
     def passed(self) -> bool:
+        """Whether every assertion held (no failures)."""
         return not self.failures
 
     @property
     def as_expected(self) -> bool:
+        """Whether the check passed or failed as its ``expect`` says."""
         return self.passed == (self.check.expect == "pass")
 
 
@@ -120,6 +127,7 @@ def load_checks(path: str | Path = CHECKS_FILE) -> list[Check]:
 
 
 def stock_names(model: str | Path = paths.MODEL_FILE) -> list[str]:
+    """Return the names of the model's stocks."""
     info = model_info(model)
     return [n for n, v in info.variables.items() if v.type == "stock"]
 

@@ -155,7 +155,11 @@ def _wrapped(values: list[str]) -> str:
 
 
 def mdl_block(counters: tuple[Counter, ...]) -> str:
-    """The ``Counter`` range, ``Counter initial`` and ``Counter rate`` equations of the .mdl."""
+    """Return the .mdl equations of the ``Counter`` subscript and its two variables.
+
+    They are the ``Counter`` range, ``Counter initial`` and ``Counter rate`` equations of the
+    .mdl.
+    """
     elements = _wrapped([c.element for c in counters])
     initial = _wrapped([_number_text(c.initial) for c in counters])
     rate = _wrapped([_number_text(c.baseline_rate) for c in counters])

@@ -54,10 +54,12 @@ class Target:
     note: str = ""
 
     def label(self, lang: str = "en") -> str:
+        """Return the target's label in ``lang`` (``"zh"``: Chinese, otherwise English)."""
         return self.label_zh if lang == "zh" else self.label_en
 
     @property
     def full_variable(self) -> str | None:
+        """The variable with its element, ``"Variable[element]"`` (``None`` without a variable)."""
         if self.variable is None:
             return None
         return join_variable(self.variable, self.element)

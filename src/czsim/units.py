@@ -1,4 +1,6 @@
-"""Units check of the model: every equation's units, computed from its parts, must equal the
+"""Check the units of the model's equations.
+
+Units check of the model: every equation's units, computed from its parts, must equal the
 units declared for it (pint does the arithmetic of units).
 
 Rules (those of Vensim's units check, with numbers handled as Vensim does by default):
@@ -50,6 +52,7 @@ WILD = _Wild()
 
 @cache
 def registry():
+    """Return the pint unit registry with the model's own units, each its own dimension."""
     import pint
 
     ureg = pint.UnitRegistry(None)
@@ -60,7 +63,7 @@ def registry():
 
 
 def parse(text: str):
-    """pint units of a Vensim unit string (``"亿元/Year"``, ``"Dmnl"``, ``"Year [0,?]"``)."""
+    """Parse a Vensim unit string into pint units (``"亿元/Year"``, ``"Dmnl"``, ``"Year [0,?]"``)."""
     text = re.sub(r"\[.*\]", "", text).strip()
     for k, v in _NAMES.items():
         text = text.replace(k, v)
@@ -68,6 +71,7 @@ def parse(text: str):
 
 
 def same(a, b) -> bool:
+    """Return whether units ``a`` and ``b`` are equal (a number matches any units)."""
     if a is WILD or b is WILD:
         return True
     q = (1 * a / b).to_base_units()
@@ -80,10 +84,13 @@ def _show(u) -> str:
 
 @dataclass
 class Mismatch:
+    """A units problem found in one variable's equation."""
+
     variable: str
     message: str
 
     def __str__(self) -> str:
+        """Return ``"variable: message"``."""
         return f"{self.variable}: {self.message}"
 
 
@@ -189,6 +196,8 @@ class _Checker:
 
 @dataclass
 class UnitsReport:
+    """The result of a units check: the mismatches and the checked and skipped variables."""
+
     mismatches: list[Mismatch]
     checked: list[str]
     skipped: list[str]

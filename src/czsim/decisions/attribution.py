@@ -1,5 +1,8 @@
-"""Attribution: split the difference in an outcome between two scenarios across the
-parameters in which they differ, by Shapley values."""
+"""Split the difference in an outcome between two scenarios by Shapley values.
+
+Attribution: split the difference in an outcome between two scenarios across the parameters
+in which they differ, by Shapley values.
+"""
 
 from __future__ import annotations
 

@@ -27,8 +27,10 @@ MAX_RUNS_PER_CALL = 20_000
 
 @dataclass(frozen=True)
 class Outcome:
-    """A model variable (or one element of it) in one year; ``scale`` converts model units to
-    display units (100 for shares shown in %)."""
+    """A model variable (or one element of it) in one year.
+
+    ``scale`` converts model units to display units (100 for shares shown in %).
+    """
 
     key: str
     variable: str
@@ -39,7 +41,7 @@ class Outcome:
 
 
 def outcome_of(target: Target) -> Outcome:
-    """The outcome a target is scored on."""
+    """Return the outcome a target is scored on."""
     return Outcome(
         key=target.id,
         variable=target.variable,
@@ -51,7 +53,7 @@ def outcome_of(target: Target) -> Outcome:
 
 
 def variable_outcome(text: str, year: float) -> Outcome:
-    """An outcome from ``"Variable"`` or ``"Variable[element]"`` in ``year``."""
+    """Return an outcome from ``"Variable"`` or ``"Variable[element]"`` in ``year``."""
     split = split_variable(text)
     if split is None:
         raise ParameterError(f"cannot read variable {text!r}", key=text)
@@ -60,8 +62,10 @@ def variable_outcome(text: str, year: float) -> Outcome:
 
 @dataclass(frozen=True)
 class PerRun:
-    """A constant per run, shape ``(R,)``; where ``keep`` is true the scenario's own value
-    (possibly a time series) is used instead."""
+    """A constant per run, shape ``(R,)``.
+
+    Where ``keep`` is true the scenario's own value (possibly a time series) is used instead.
+    """
 
     values: np.ndarray
     keep: np.ndarray | None = None
@@ -96,9 +100,11 @@ class Context:
     info: object = field(repr=False, default=None)
 
     def __post_init__(self) -> None:
+        """Read the model's information into ``info``."""
         self.info = model_info(self.model)
 
     def target(self, key: str | Target) -> Target:
+        """Return the target with id ``key`` (a :class:`Target` is returned as it is)."""
         if isinstance(key, Target):
             return key
         for t in self.targets:
@@ -119,11 +125,13 @@ class Context:
         return out
 
     def scenario(self, scenario: Scenario | str | Path | None) -> Scenario:
+        """Return ``scenario`` as a Scenario (``None``: the parameter table's defaults)."""
         if scenario is None:
             return Scenario(name="defaults", table=self.table)
         return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
 
     def levers(self, levers: Sequence[str | Parameter] | None) -> list[Parameter]:
+        """Return the parameters of ``levers`` (``None``: the table's key levers)."""
         if levers is None:
             chosen = self.table.key_levers()
             if not chosen:
@@ -137,7 +145,7 @@ def context(
     table: ParameterTable | None = None,
     targets: Sequence[Target] | None = None,
 ) -> Context:
-    """The project's model, parameters and targets unless given."""
+    """Return the project's model, parameters and targets unless given."""
     return Context(
         model=Path(model or paths.MODEL_FILE),
         table=table if table is not None else load_parameters(),
@@ -146,7 +154,7 @@ def context(
 
 
 def current_value(scenario: Scenario, p: Parameter, year: float) -> float:
-    """The scenario's value of ``p`` as a number: a time series is read at ``year``."""
+    """Return the scenario's value of ``p`` as a number: a time series is read at ``year``."""
     v = scenario.values.get(p.name, p.default)
     if isinstance(v, tuple):
         return float(np.interp(year, [t for t, _ in v], [x for _, x in v]))
@@ -222,7 +230,7 @@ class Batch:
     def inputs(
         self, varying: Mapping[str, Varying], n_runs: int
     ) -> tuple[dict[str, np.ndarray], dict[str, TimeSeries]]:
-        """The engine's ``constants`` and ``series`` for ``n_runs`` runs."""
+        """Return the engine's ``constants`` and ``series`` for ``n_runs`` runs."""
         table, info = self.ctx.table, self.ctx.info
         by_variable: dict[str, dict[str | None, object]] = {}
         for name, value in self.scenario.values.items():

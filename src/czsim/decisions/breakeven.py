@@ -52,7 +52,7 @@ def break_even(
     table: ParameterTable | None = None,
     targets: Sequence[Target] | None = None,
 ) -> pd.DataFrame:
-    """The value of each lever at which each target is met exactly in its year, others fixed.
+    """Find the value of each lever at which each target is met exactly in its year, others fixed.
 
     Method: one ensemble call runs every lever over an even ``grid`` of its range
     ``[low, high]`` (all other parameters at the scenario's values). Every sign change of

@@ -1,5 +1,6 @@
-"""Matplotlib figures of the decision tools (pure builders: they return a Figure and neither
-show nor save it).
+"""Build Matplotlib figures of the decision tools.
+
+The builders are pure: they return a Figure and neither show nor save it.
 
 * :func:`waterfall`: an attribution as a waterfall from the base value to the other value,
   one bar per player (its Shapley part), with the one-at-a-time effect marked.
@@ -26,7 +27,7 @@ def waterfall(
     labels: str = "label",
     title: str | None = None,
 ) -> Figure:
-    """A waterfall of ``result``: base value, each player's Shapley part, other value.
+    """Build a waterfall of ``result``: base value, each player's Shapley part, other value.
 
     Parameters
     ----------

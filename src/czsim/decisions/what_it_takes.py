@@ -1,5 +1,8 @@
-"""What it takes: the smallest change of several levers that reaches a target, optionally with
-a given probability under the scenario's uncertainty."""
+"""Find what it takes: the smallest change of several levers that reaches a target.
+
+The target can optionally be reached with a given probability under the scenario's
+uncertainty.
+"""
 
 from __future__ import annotations
 
@@ -95,7 +98,7 @@ def what_it_takes(
     table: ParameterTable | None = None,
     targets: Sequence[Target] | None = None,
 ) -> Solution:
-    """The smallest change of ``levers`` that reaches ``target`` (with ``probability``).
+    """Find the smallest change of ``levers`` that reaches ``target`` (with ``probability``).
 
     The change is measured in fractions of each lever's range, ``z_i = (x_i - low_i) /
     (high_i - low_i)``, so levers of different units are comparable; the objective is the
@@ -293,7 +296,7 @@ def what_it_takes(
 
 
 def _project(z0: np.ndarray, g: np.ndarray, rhs: float, norm: str) -> np.ndarray | None:
-    """The point of ``[0, 1]^n`` nearest ``z0`` with ``g @ y >= rhs`` (``None``: none)."""
+    """Return the point of ``[0, 1]^n`` nearest ``z0`` with ``g @ y >= rhs`` (``None``: none)."""
     from scipy import optimize
 
     if g @ z0 >= rhs:
@@ -362,8 +365,11 @@ def _deterministic(batch: Batch, names, x, key) -> float:
 
 
 def _shortest_feasible(evaluate, constraint_of, key, z0, z1, n: int = 49):
-    """The point nearest ``z0`` on the ray ``z0 + s (z1 - z0)``, ``s`` in ``[0, 3]`` (clipped to
-    the box), that meets the constraint (two batches); ``None`` when none does."""
+    """Return the point nearest ``z0`` on the ray ``z0 + s (z1 - z0)`` that meets the constraint.
+
+    ``s`` is in ``[0, 3]`` and the points are clipped to the box; it takes two batches.
+    ``None`` when no point meets the constraint.
+    """
     s = np.linspace(0.0, 3.0, n)
     zs = np.clip(z0 + s[:, None] * (z1 - z0), 0.0, 1.0)
     c = constraint_of(evaluate(zs)[key])

@@ -17,7 +17,7 @@ Rules (those of Vensim's units check, with numbers handled as Vensim does by def
 - ``Time`` and the control variables are in Years.
 
 Variables declared in "target units" (the counters: their unit is per element, see
-model/counters.tsv) are not checked; :data:`SKIPPED` lists them.
+model/counters.tsv) are not checked; :data:`SKIPPED_UNITS` lists them.
 
 ``python -m czsim.units`` prints the mismatches.
 """

@@ -242,3 +242,24 @@ def test_random_command_lines(args: list[str]) -> None:
         finally:
             os.chdir(cwd)
         check(rc, err, args)
+
+
+@SETTINGS
+@given(
+    name=st.text(min_size=1, max_size=40).filter(lambda t: t.strip()),
+    description=st.text(max_size=40),
+    values=st.dictionaries(st.sampled_from(NAMES), st.data(), max_size=4),
+)
+def test_to_toml_round_trips_any_text_and_values(name, description, values) -> None:
+    """What czsim writes (calibrate --write-scenario, the app's download) always reads back."""
+    from czsim.scenarios import Scenario, load_scenario
+
+    chosen = {k: d.draw(in_range(k).map(float)) for k, d in values.items()}
+    scenario = Scenario(name=name, description_en=description, values=chosen)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "s.toml"
+        path.write_text(scenario.to_toml(), encoding="utf-8")
+        back = load_scenario(path)
+    # st.text draws no lone surrogates, so every name and description must survive exactly.
+    assert back.name == name and back.description_en == description
+    assert dict(back.values) == chosen

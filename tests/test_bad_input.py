@@ -608,11 +608,15 @@ def test_equation_parse_errors_name_the_files_line(tmp_path, capsys):
     assert "line 1" not in err
 
 
-def test_model_file_errors_from_the_cli(tmp_path, capsys):
+@pytest.mark.parametrize("command", [["run", "plan"], ["doc", "--no-diagram"], ["diagram"]])
+def test_model_file_errors_from_the_cli(tmp_path, capsys, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
     for model in (tmp_path, tmp_path / "missing.mdl", _fifo(tmp_path)):
-        rc, _, err = cli(["run", "plan", "--model", model], capsys)
+        start = time.perf_counter()
+        rc, _, err = cli([*command, "--model", model], capsys)
+        assert time.perf_counter() - start < 30
         assert rc == 2
-        assert_one_line(err, str(model))
+        assert_one_line(err, str(model), "not found" if "missing" in str(model) else "")
 
 
 # ----------------------------------------------------------------------------- uploads

@@ -67,7 +67,7 @@ def as_scenario(scenario: ScenarioLike) -> Scenario:
     return load_scenario(scenario)
 
 
-def _model_path(model: str | Path | None) -> Path:
+def check_model_path(model: str | Path | None) -> Path:
     """The model file, checked to be a readable regular file (not a pipe, folder, loop)."""
     if model is None:
         return paths.MODEL_FILE
@@ -91,7 +91,7 @@ def _model_path(model: str | Path | None) -> Path:
 
 def load_model(model: str | Path | None = None):
     """The parsed model (:class:`~czsim.engines.ModelInfo`); every failure is a ModelError."""
-    path = _model_path(model)
+    path = check_model_path(model)
     try:
         info = model_info(path)
     except ModelError as exc:

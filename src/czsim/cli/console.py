@@ -42,8 +42,15 @@ def status_cell(status: str, lang: str) -> str:
 def model_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--model FILE`` (default: the project's model)."""
     parser.add_argument(
-        "--model", type=Path, default=None, help="model file (default model/changzhou.mdl)"
+        "--model", type=_model_file, default=None, help="model file (default model/changzhou.mdl)"
     )
+
+
+def _model_file(text: str) -> Path:
+    """``--model``: a readable regular file (a pipe or folder is refused at once, not read)."""
+    from czsim.api import check_model_path
+
+    return check_model_path(text)
 
 
 def engine_option(parser: argparse.ArgumentParser) -> None:

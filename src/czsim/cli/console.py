@@ -48,7 +48,7 @@ def model_option(parser: argparse.ArgumentParser) -> None:
 
 def _model_file(text: str) -> Path:
     """``--model``: a readable regular file (a pipe or folder is refused at once, not read)."""
-    from czsim.api import check_model_path
+    from czsim.guards import check_model_path
 
     return check_model_path(text)
 

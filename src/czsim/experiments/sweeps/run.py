@@ -39,11 +39,11 @@ import pandas as pd
 import xarray as xr
 from tqdm.auto import tqdm
 
-from czsim.api import MAX_MEMORY, MAX_RUNS
 from czsim.errors import CzsimError, InputError, LimitError
 from czsim.experiments.sweeps import methods
 from czsim.experiments.sweeps.executors import Evaluate, open_executor
 from czsim.experiments.sweeps.store import SweepStore
+from czsim.guards import MAX_MEMORY, MAX_RUNS
 from czsim.io import temporary_sibling, write_text
 
 __all__ = ["SweepResult", "check_seed", "run_sweep"]

@@ -17,7 +17,6 @@ Loading resolves the chain of parents, validates every name and value against
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,11 +24,14 @@ from types import MappingProxyType
 
 from czsim import paths
 from czsim.errors import CzsimError, InputTypeError, ParameterError, ScenarioError, closest
-from czsim.parameters import ParameterTable, is_number, load_parameters
+from czsim.parameters import ParameterTable, load_parameters
+from czsim.scenario_values import (
+    Value,
+    check_range,
+    check_text,
+    check_value,
+)
 from czsim.tomlfile import key_lines, read_toml_text
-
-#: A value is a constant or a time series: ``((year, value), ...)`` sorted by year.
-Value = float | tuple[tuple[float, float], ...]
 
 _TOP_KEYS = {
     "name",
@@ -73,13 +75,13 @@ class Scenario:
     table: ParameterTable | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        _check_text(self.name, "name", limit=MAX_NAME)
+        check_text(self.name, "name", limit=MAX_NAME)
         if not self.name.strip():
             raise ScenarioError("a scenario needs a name", key="name")
         for key in ("description_en", "description_zh"):
-            _check_text(getattr(self, key), key)
+            check_text(getattr(self, key), key)
         if self.parent is not None:
-            _check_text(self.parent, "parent", limit=MAX_NAME)
+            check_text(self.parent, "parent", limit=MAX_NAME)
         for key, mapping in (("values", self.values), ("uncertain", self.uncertain)):
             if not isinstance(mapping, Mapping):
                 raise InputTypeError(
@@ -94,7 +96,7 @@ class Scenario:
                 raise ParameterError(
                     f"given twice (as '{param.name}' and as '{param.full_variable}')", key=key
                 )
-            values[param.name] = _check_value(raw, param.name, table, file=None)
+            values[param.name] = check_value(raw, param.name, table, file=None)
         uncertain: dict[str, tuple[float, float]] = {}
         for key, rng in self.uncertain.items():
             param = table.resolve(key)
@@ -106,9 +108,7 @@ class Scenario:
                 raise ParameterError(
                     f"an uncertainty range is (low, high), got {rng!r}", key=f"uncertain.{key}"
                 ) from None
-            uncertain[param.name] = _check_range(
-                param, low, high, file=None, key=f"uncertain.{key}"
-            )
+            uncertain[param.name] = check_range(param, low, high, file=None, key=f"uncertain.{key}")
         object.__setattr__(self, "values", MappingProxyType(values))
         object.__setattr__(self, "uncertain", MappingProxyType(uncertain))
         object.__setattr__(self, "origins", MappingProxyType(dict(self.origins)))
@@ -134,7 +134,7 @@ class Scenario:
         checked = dict(self.values)
         for key, raw in values.items():
             param = table.resolve(key)
-            checked[param.name] = _check_value(raw, param.name, table, file=None)
+            checked[param.name] = check_value(raw, param.name, table, file=None)
         return replace(self, name=name or self.name, values=checked, path=None)
 
     def to_toml(self) -> str:
@@ -174,98 +174,6 @@ def _quote(text: str) -> str:
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
-
-
-def _check_text(value: object, key: str, *, limit: int | None = None, file=None, line=None) -> str:
-    if not isinstance(value, str):
-        raise ScenarioError(
-            f"{key} must be text, got {type(value).__name__}", file=file, key=key, line=line
-        )
-    if limit is not None and len(value) > limit:
-        raise ScenarioError(
-            f"{key} is {len(value)} characters long; the limit is {limit}",
-            file=file,
-            key=key,
-            line=line,
-        )
-    return value
-
-
-def _number(raw: object, *, file, key: str, line: int | None = None) -> float:
-    if not is_number(raw):
-        raise ScenarioError(
-            f"expected a number, got {type(raw).__name__} {raw!r}", file=file, key=key, line=line
-        )
-    value = float(raw)
-    if not math.isfinite(value):
-        raise ScenarioError(f"{raw!r} is not a finite number", file=file, key=key, line=line)
-    return value
-
-
-def _check_range(param, low: object, high: object, *, file, key: str, line=None):
-    low = param.check(
-        _number(low, file=file, key=key, line=line), file=file, key=f"{key}.low", line=line
-    )
-    high = param.check(
-        _number(high, file=file, key=key, line=line), file=file, key=f"{key}.high", line=line
-    )
-    if not low < high:
-        raise ScenarioError(
-            f"empty or inverted range: low {low:g} must be below high {high:g}",
-            file=file,
-            key=key,
-            line=line,
-        )
-    return (low, high)
-
-
-def _year(raw: object, *, file, key: str, line: int | None) -> float:
-    """A time-series key as a finite year (TOML keys are text: ``"2025"``)."""
-    try:
-        t = float(raw)
-    except (TypeError, ValueError):
-        raise ScenarioError(
-            f"time series keys must be years, got {raw!r}", file=file, key=key, line=line
-        ) from None
-    if not math.isfinite(t):
-        raise ScenarioError(
-            f"time series keys must be finite years, got {raw!r}", file=file, key=key, line=line
-        )
-    return t
-
-
-def _check_value(
-    raw: object, name: str, table: ParameterTable, *, file, line: int | None = None
-) -> Value:
-    param = table[name]
-    if isinstance(raw, Mapping):
-        if not raw:
-            raise ScenarioError(
-                "a time series needs at least one {year = value} point",
-                file=file,
-                key=name,
-                line=line,
-            )
-        raw = tuple(raw.items())
-        series_key = True
-    elif isinstance(raw, tuple | list) and all(
-        isinstance(p, tuple | list) and len(p) == 2 for p in raw
-    ):
-        if not raw:
-            raise ScenarioError("a time series needs at least one point", file=file, key=name)
-        series_key = False
-    else:
-        return param.check(raw, file=file, key=name, line=line)
-    points: dict[float, float] = {}
-    for year, v in raw:
-        key = f"{name}.{year}" if series_key else name
-        t = _year(year, file=file, key=key, line=line)
-        if t in points:
-            raise ScenarioError(
-                f"year {t:g} is given twice in the time series", file=file, key=key, line=line
-            )
-        points[t] = param.check(v, file=file, key=key, line=line)
-    return tuple(sorted(points.items()))
 
 
 def _resolve_parent(
@@ -346,7 +254,7 @@ def _load(
             )
     for key in ("name", "description_en", "description_zh", "description"):
         if key in data:
-            _check_text(
+            check_text(
                 data[key], key, limit=MAX_NAME if key == "name" else None, file=path, line=at(key)
             )
     if "name" in data and not data["name"].strip():
@@ -377,7 +285,7 @@ def _load(
                 line=line,
             )
         seen[param.name] = key
-        values[param.name] = _check_value(raw, param.name, table, file=path, line=line)
+        values[param.name] = check_value(raw, param.name, table, file=path, line=line)
         origins[param.name] = (str(path), line)
     raw_uncertain = data.get("uncertain", {})
     if not isinstance(raw_uncertain, Mapping):
@@ -401,7 +309,7 @@ def _load(
             raise ScenarioError(
                 "an uncertainty range is { low = ..., high = ... }", file=path, key=ukey, line=line
             )
-        uncertain[param.name] = _check_range(
+        uncertain[param.name] = check_range(
             param, rng["low"], rng["high"], file=path, key=ukey, line=line
         )
     return Scenario(

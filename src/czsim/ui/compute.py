@@ -60,7 +60,17 @@ def scenario_names() -> list[str]:
 def scenario_file(name: str) -> Scenario:
     """A scenario of ``scenarios/`` by name, read again when any scenario file changes (a
     parent's change changes its children)."""
-    return _scenario_file(name, _scenario_stamp(), inputs_stamp())
+    key = (name, _scenario_stamp(), inputs_stamp())
+    # A plain dict in front of the shared cache: a rerun asks for the same few scenarios
+    # dozens of times (every widget), and hashing the cache's arguments each time added up.
+    if key not in _SCENARIOS:
+        if len(_SCENARIOS) > 64:
+            _SCENARIOS.clear()
+        _SCENARIOS[key] = _scenario_file(*key)
+    return _SCENARIOS[key]
+
+
+_SCENARIOS: dict[tuple, Scenario] = {}
 
 
 #: (checked at, stamp): the scenario folder is looked at no more than once a second, not once

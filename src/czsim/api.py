@@ -43,7 +43,7 @@ ScenarioLike = Scenario | str | Path
 
 
 def as_scenario(scenario: ScenarioLike) -> Scenario:
-    """A :class:`Scenario` from itself, a name in ``scenarios/`` or a file path."""
+    """Return a :class:`Scenario` from itself, a name in ``scenarios/`` or a file path."""
     if isinstance(scenario, Scenario):
         return scenario
     if not isinstance(scenario, str | Path):

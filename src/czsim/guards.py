@@ -43,7 +43,7 @@ ENGINES = ("ensemble", "pysd")
 
 
 def check_model_path(model: str | Path | None) -> Path:
-    """The model file, checked to be a readable regular file (not a pipe, folder, loop)."""
+    """Return the model file, checked to be a readable regular file (not a pipe, folder, loop)."""
     if model is None:
         return paths.MODEL_FILE
     if not isinstance(model, str | Path):
@@ -65,7 +65,7 @@ def check_model_path(model: str | Path | None) -> Path:
 
 
 def load_model(model: str | Path | None = None):
-    """The parsed model (:class:`~czsim.engines.ModelInfo`); every failure is a ModelError."""
+    """Parse the model (:class:`~czsim.engines.ModelInfo`); every failure is a ModelError."""
     path = check_model_path(model)
     try:
         info = model_info(path)
@@ -89,8 +89,11 @@ _PARSE_AT = re.compile(r"didn't match at '(?P<text>.+?)' \(line (?P<line>\d+), c
 
 
 def _with_file_line(exc: ModelError, path: Path) -> ModelError:
-    """A parse error of one equation ("line 1, column 6" of the equation) with the line of
-    the model file instead, where the unparsed text can be found in the file."""
+    """Give a parse error of one equation the line of the model file.
+
+    A parse error of one equation ("line 1, column 6" of the equation) gets the line of the
+    model file instead, where the unparsed text can be found in the file.
+    """
     match = _PARSE_AT.search(exc.message)
     if match is None or exc.line is not None:
         return exc
@@ -107,7 +110,7 @@ def _with_file_line(exc: ModelError, path: Path) -> ModelError:
 
 
 def _check_controls(info, path: Path) -> None:
-    """INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER must describe a finite run."""
+    """Check that INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER describe a finite run."""
     names = ("initial_time", "final_time", "time_step", "saveper")
     values = {n: getattr(info, n, None) for n in names}
     for n, v in values.items():
@@ -145,9 +148,11 @@ def check_run_args(
     times: object,
     time_step: object,
 ) -> tuple[list[str] | None, list[float] | None, float | None]:
-    """Validate the arguments shared by :func:`run` and :func:`run_many` against the model,
-    before any work: engine, variables, times (finite, increasing, inside the model's time),
-    time_step (positive, not too many steps) and the estimated memory."""
+    """Validate the arguments shared by :func:`run` and :func:`run_many` against the model.
+
+    Done before any work: engine, variables, times (finite, increasing, inside the model's
+    time), time_step (positive, not too many steps) and the estimated memory.
+    """
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r} (use 'ensemble' or 'pysd')", key="engine")
     t0, t1 = float(info.initial_time), float(info.final_time)

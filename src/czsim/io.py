@@ -62,7 +62,7 @@ def _probe(folder: Path, target: Path) -> None:
 
 
 def _existing_ancestor(path: Path) -> Path:
-    """The nearest ancestor of ``path`` that exists; a file on the way is an error."""
+    """Return the nearest ancestor of ``path`` that exists; a file on the way is an error."""
     folder = path.parent
     while True:
         try:

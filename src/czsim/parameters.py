@@ -69,7 +69,7 @@ class Parameter:
         return join_variable(self.variable, self.element)
 
     def label(self, lang: str = "en") -> str:
-        """The label in ``lang`` (``"zh"`` or ``"en"``)."""
+        """Return the label in ``lang`` (``"zh"`` or ``"en"``)."""
         return self.label_zh if lang == "zh" else self.label_en
 
     def check(
@@ -80,8 +80,11 @@ class Parameter:
         key: str | None = None,
         line: int | None = None,
     ) -> float:
-        """Return ``value`` as a float, or raise :class:`ParameterError` if it is not a number
-        within ``[low, high]`` (Python and numpy numbers are accepted, booleans are not)."""
+        """Return ``value`` as a float, checked to be a number within ``[low, high]``.
+
+        Raise :class:`ParameterError` if it is not a number within ``[low, high]`` (Python
+        and numpy numbers are accepted, booleans are not).
+        """
         key = key or self.name
         if not is_number(value):
             raise ParameterError(
@@ -105,7 +108,7 @@ class Parameter:
 
 
 def is_number(value: object) -> bool:
-    """True for real numbers (int, float, numpy scalars); False for booleans and the rest."""
+    """Return True for real numbers (int, float, numpy scalars); False for booleans and the rest."""
     import numpy as np
 
     if isinstance(value, bool | np.bool_):
@@ -122,12 +125,15 @@ class ParameterTable(Mapping[str, Parameter]):
         self.path = path
 
     def __getitem__(self, key: str) -> Parameter:
+        """Return the parameter with code-safe name ``key``."""
         return self._by_name[key]
 
     def __iter__(self) -> Iterator[str]:
+        """Iterate over the code-safe names, in table order."""
         return iter(self._by_name)
 
     def __len__(self) -> int:
+        """Return the number of parameters."""
         return len(self._by_name)
 
     def resolve(
@@ -154,7 +160,7 @@ class ParameterTable(Mapping[str, Parameter]):
         return out
 
     def key_levers(self) -> list[Parameter]:
-        """The parameters flagged ``key = true``, in table order."""
+        """Return the parameters flagged ``key = true``, in table order."""
         return [p for p in self._by_name.values() if p.key]
 
     def defaults(self) -> dict[str, float]:

@@ -18,6 +18,7 @@ Value = float | tuple[tuple[float, float], ...]
 
 
 def check_text(value: object, key: str, *, limit: int | None = None, file=None, line=None) -> str:
+    """Return ``value``, checked to be text (of at most ``limit`` characters, if given)."""
     if not isinstance(value, str):
         raise ScenarioError(
             f"{key} must be text, got {type(value).__name__}", file=file, key=key, line=line
@@ -33,6 +34,7 @@ def check_text(value: object, key: str, *, limit: int | None = None, file=None, 
 
 
 def check_number(raw: object, *, file, key: str, line: int | None = None) -> float:
+    """Return ``raw`` as a float, checked to be a finite number (booleans are refused)."""
     if not is_number(raw):
         raise ScenarioError(
             f"expected a number, got {type(raw).__name__} {raw!r}", file=file, key=key, line=line
@@ -44,6 +46,7 @@ def check_number(raw: object, *, file, key: str, line: int | None = None) -> flo
 
 
 def check_range(param, low: object, high: object, *, file, key: str, line=None):
+    """Return ``(low, high)``, both within the bounds of ``param`` and ``low < high``."""
     low = param.check(
         check_number(low, file=file, key=key, line=line), file=file, key=f"{key}.low", line=line
     )
@@ -61,7 +64,7 @@ def check_range(param, low: object, high: object, *, file, key: str, line=None):
 
 
 def check_year(raw: object, *, file, key: str, line: int | None) -> float:
-    """A time-series key as a finite year (TOML keys are text: ``"2025"``)."""
+    """Return a time-series key as a finite year (TOML keys are text: ``"2025"``)."""
     try:
         t = float(raw)
     except (TypeError, ValueError):
@@ -78,6 +81,12 @@ def check_year(raw: object, *, file, key: str, line: int | None) -> float:
 def check_value(
     raw: object, name: str, table: ParameterTable, *, file, line: int | None = None
 ) -> Value:
+    """Return the checked value of parameter ``name``: a number or a time series.
+
+    Every number must lie within the bounds of the parameter. A time series (a
+    ``{year: value}`` mapping or ``(year, value)`` pairs) becomes a tuple of
+    ``(year, value)`` pairs sorted by year; a year given twice is an error.
+    """
     param = table[name]
     if isinstance(raw, Mapping):
         if not raw:

@@ -75,6 +75,7 @@ class Scenario:
     table: ParameterTable | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        """Validate the fields, resolve parameter names and freeze the mappings."""
         check_text(self.name, "name", limit=MAX_NAME)
         if not self.name.strip():
             raise ScenarioError("a scenario needs a name", key="name")
@@ -114,7 +115,7 @@ class Scenario:
         object.__setattr__(self, "origins", MappingProxyType(dict(self.origins)))
 
     def description(self, lang: str = "en") -> str:
-        """The description in ``lang``, falling back to the other language."""
+        """Return the description in ``lang``, falling back to the other language."""
         first, second = (
             (self.description_zh, self.description_en)
             if lang == "zh"
@@ -123,13 +124,16 @@ class Scenario:
         return first or second
 
     def value(self, name: str, table: ParameterTable | None = None) -> Value:
-        """The scenario's value of parameter ``name`` (its default when unchanged)."""
+        """Return the scenario's value of parameter ``name`` (its default when unchanged)."""
         table = table or load_parameters()
         return self.values.get(name, table[name].default)
 
     def with_values(self, name: str | None = None, **values: object) -> Scenario:
-        """Return a copy with ``values`` changed (validated; a value equal to the default of
-        the parameter is still recorded)."""
+        """Return a copy with ``values`` changed.
+
+        The values are validated; a value equal to the default of the parameter is still
+        recorded.
+        """
         table = load_parameters()
         checked = dict(self.values)
         for key, raw in values.items():
@@ -138,8 +142,10 @@ class Scenario:
         return replace(self, name=name or self.name, values=checked, path=None)
 
     def to_toml(self) -> str:
-        """A self-contained scenario file (no ``extends``) that :func:`load_scenario` reads back
-        to an equal scenario."""
+        """Return a self-contained scenario file (no ``extends``).
+
+        :func:`load_scenario` reads it back to an equal scenario.
+        """
         lines = [f"name = {_quote(self.name)}"]
         if self.description_en:
             lines.append(f"description_en = {_quote(self.description_en)}")
@@ -162,7 +168,10 @@ class Scenario:
 
 
 def _quote(text: str) -> str:
-    """A TOML basic string: backslash, quote and every control character escaped."""
+    """Quote ``text`` as a TOML basic string.
+
+    Backslash, quote and every control character are escaped.
+    """
     out = []
     for ch in text:
         if ch in '"\\':
@@ -179,7 +188,7 @@ def _quote(text: str) -> str:
 def _resolve_parent(
     extends: object, path: Path, folder: Path, *, line: int | None, upload: bool = False
 ) -> Path:
-    """The parent's file: a scenario name, looked up beside the file, then in ``scenarios/``.
+    """Find the parent's file: a scenario name, looked up beside the file, then in ``scenarios/``.
 
     Only files directly in those folders are reachable: no absolute paths, no folders, no
     ``..``.
@@ -241,7 +250,7 @@ def _load(
     lines = key_lines(text)
 
     def at(*key: str) -> int | None:
-        """The line of ``key`` (or of the nearest enclosing key written in the file)."""
+        """Return the line of ``key`` (or of the nearest enclosing key written in the file)."""
         for n in range(len(key), 0, -1):
             if key[:n] in lines:
                 return lines[key[:n]]
@@ -371,8 +380,10 @@ MAX_UPLOAD_BYTES = 100_000
 def load_scenario_text(
     text: str | bytes, *, filename: str = "uploaded.toml", base_dir: str | Path | None = None
 ) -> Scenario:
-    """Load a scenario from TOML text (an upload), resolving ``extends`` in ``base_dir``
-    (default ``scenarios/``) only: no paths, no ``..``.
+    """Load a scenario from TOML text (an upload).
+
+    ``extends`` is resolved in ``base_dir`` (default ``scenarios/``) only: no paths, no
+    ``..``.
 
     Errors name ``filename`` (never a path on the server); uploads larger than
     :data:`MAX_UPLOAD_BYTES` or nested too deeply are refused. Nothing is written anywhere.
@@ -420,5 +431,5 @@ def list_scenarios() -> list[str]:
 
 
 def default_scenario() -> Scenario:
-    """The model's own defaults, with no changes."""
+    """Return the scenario of the model's own defaults, with no changes."""
     return Scenario(name="defaults")

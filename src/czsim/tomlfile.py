@@ -62,8 +62,10 @@ def read_bytes(
 
 
 def decode(data: bytes, *, path: str | Path, error: type[CzsimError] = CzsimError) -> str:
-    """UTF-8 text of ``data`` (a byte-order mark is dropped); ``error`` names line and column
-    of the first byte that is not UTF-8."""
+    """Decode ``data`` as UTF-8 text (a byte-order mark is dropped).
+
+    ``error`` names line and column of the first byte that is not UTF-8.
+    """
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
     try:
@@ -130,8 +132,11 @@ def read_toml_text(
 
 
 def read_toml(path: str | Path, *, error: type[CzsimError] = CzsimError) -> dict[str, Any]:
-    """Parse ``path``; a missing, unreadable or special file or malformed TOML raises ``error``
-    with file and line."""
+    """Parse the TOML file ``path``.
+
+    A missing, unreadable or special file or malformed TOML raises ``error`` with file and
+    line.
+    """
     return read_toml_text(path, error=error)[0]
 
 

@@ -58,7 +58,7 @@ def print_scorecard(card: pd.DataFrame, *, title: str, lang: str, console: Conso
 
 
 def _pace_text(row: pd.Series, zh: bool) -> str:
-    """A counter target's pace check: the pace its target needs against the data's."""
+    """Format a counter target's pace check: the pace its target needs against the data's."""
     need = format_number(row["required_pace"])
     if pd.isna(row["history_pace"]):
         return f"需{need}/年(无数据)" if zh else f"{need}/yr (no data)"

@@ -21,7 +21,7 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def _top_indices(indices: pd.DataFrame, method: str, limit: int = 10) -> tuple[str, pd.DataFrame]:
-    """The headline outcome and its indices, most influential parameter first."""
+    """Return the headline outcome and its indices, most influential parameter first."""
     scalar = indices[indices["time"].isna()]
     outcomes = list(dict.fromkeys(scalar["outcome"]))
     outcome = (
@@ -40,8 +40,10 @@ def _top_indices(indices: pd.DataFrame, method: str, limit: int = 10) -> tuple[s
 
 
 def _cmd(args: argparse.Namespace, console: Console) -> int:
-    """``czsim sweep``: run, print the top indices and target probabilities, say where the
-    files are."""
+    """Run ``czsim sweep``.
+
+    Run, print the top indices and target probabilities, say where the files are.
+    """
     out = args.out or Path("results") / (
         f"{Path(str(args.scenario)).stem}-{args.method}-n{args.n}-seed{args.seed}"
     )

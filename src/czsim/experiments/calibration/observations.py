@@ -260,7 +260,7 @@ class Operator:
 
     @classmethod
     def build(cls, obs: pd.DataFrame) -> Operator:
-        """The operator for the rows of :func:`load_observations`'s frame."""
+        """Build the operator for the rows of :func:`load_observations`'s frame."""
         info = model_info(paths.MODEL_FILE)
         first = int(info.initial_time)
         last = max(int(obs["year"].max()), first + 1)

@@ -44,6 +44,7 @@ class InProcess(AbstractContextManager):
             yield index, evaluate_chunk(evaluate, x)
 
     def __exit__(self, *exc: object) -> None:
+        """Do nothing: there is nothing to release."""
         return None
 
 
@@ -141,6 +142,7 @@ class DaskExecutor(AbstractContextManager):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """Close the client and, if this executor started one, the local cluster."""
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
@@ -165,8 +167,11 @@ def check_address(address: str) -> tuple[str, str, int]:
 
 
 def probe(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
-    """Check in bounded time that something that could be a Dask scheduler listens at
-    ``address`` (``tcp://host:port``); raise :class:`ClusterError` saying what was found."""
+    """Check in bounded time that a Dask scheduler could be listening at ``address``.
+
+    Check that something that could be a Dask scheduler listens at ``address``
+    (``tcp://host:port``); raise :class:`ClusterError` saying what was found.
+    """
     import socket
 
     scheme, host, port = check_address(address)
@@ -204,8 +209,11 @@ def probe(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
 
 
 def _connect(client_class, address: str):
-    """``Client(address)`` in a thread, given up after :data:`CONNECT_TIMEOUT` (plus a margin)
-    even when the other side accepts the connection and then says nothing."""
+    """Connect ``Client(address)`` in a thread, with a time limit.
+
+    Given up after :data:`CONNECT_TIMEOUT` (plus a margin) even when the other side accepts
+    the connection and then says nothing.
+    """
     import threading
 
     box: dict = {}
@@ -238,7 +246,7 @@ def _connect(client_class, address: str):
 
 
 def open_executor(scheduler: str | None, workers: int | None) -> InProcess | DaskExecutor:
-    """The executor for the sweep's options (validated here, before anything is written).
+    """Open the executor for the sweep's options (validated here, before anything is written).
 
     Raises
     ------

@@ -71,7 +71,7 @@ class ModelEvaluator:
 def build_problem(
     scenario: Scenario, params: Sequence[str] | None = None, table: ParameterTable | None = None
 ) -> dict:
-    """The SALib problem of a sweep of ``scenario``.
+    """Return the SALib problem of a sweep of ``scenario``.
 
     Parameters
     ----------
@@ -135,7 +135,7 @@ def _variable_attrs(names: Sequence[str], plan: OutcomePlan) -> dict[str, dict[s
 def _figures(
     scenario: str, method: str, analysed: Sequence[str]
 ) -> Callable[[SweepResult, Path], list[Path]]:
-    """The ``report`` hook of :func:`run_sweep` for model sweeps."""
+    """Return the ``report`` hook of :func:`run_sweep` for model sweeps."""
 
     def report(result: SweepResult, out: Path) -> list[Path]:
         params, targets = labels()

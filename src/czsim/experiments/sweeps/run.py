@@ -126,8 +126,11 @@ def _chunks(runs: int, chunk_size: int) -> list[tuple[int, int, int]]:
 
 
 def _check_chunk(outcomes: Mapping[str, np.ndarray], rows: int, keys: set[str] | None) -> None:
-    """A chunk must give every outcome for each of its ``rows`` runs, with the same keys as
-    the chunks before it (an evaluator bug would otherwise misalign runs silently)."""
+    """Check that a chunk gives every outcome for each of its ``rows`` runs.
+
+    A chunk must give every outcome for each of its ``rows`` runs, with the same keys as the
+    chunks before it (an evaluator bug would otherwise misalign runs silently).
+    """
     for name, values in outcomes.items():
         if values.shape[:1] != (rows,):
             raise CzsimError(f"evaluation returned shape {values.shape} for {rows} runs", key=name)
@@ -145,7 +148,7 @@ def _dataset(
     attrs: Mapping[str, Any],
     variable_attrs: Mapping[str, Mapping[str, str]],
 ) -> xr.Dataset:
-    """Samples and outcomes aligned on ``run`` (2-D outcomes on ``(run, time)``)."""
+    """Align samples and outcomes on ``run`` (2-D outcomes on ``(run, time)``)."""
     data: dict[str, tuple] = {}
     for j, name in enumerate(problem["names"]):
         data[name] = ("run", x[:, j], {"role": "parameter", **variable_attrs.get(name, {})})
@@ -189,8 +192,10 @@ def run_sweep(
     variable_attrs: Mapping[str, Mapping[str, str]] | None = None,
     report: Callable[[SweepResult, Path], Sequence[Path]] | None = None,
 ) -> SweepResult:
-    """Sample ``problem``, evaluate it chunk by chunk, analyse: the engine-agnostic core of
-    :func:`sweep` (any ``evaluate`` works, e.g. an analytic test function).
+    """Sample ``problem``, evaluate it chunk by chunk, analyse.
+
+    The engine-agnostic core of :func:`sweep` (any ``evaluate`` works, e.g. an analytic test
+    function).
 
     Parameters
     ----------

@@ -28,7 +28,7 @@ _SWEEP = "__sweep__"  # digest of the sweep's identity: a chunk of another sweep
 
 
 def _chunk_digest(path: Path) -> str | None:
-    """The sweep digest stored in a chunk file, or None if it cannot be read."""
+    """Return the sweep digest stored in a chunk file, or None if it cannot be read."""
     try:
         with np.load(path, allow_pickle=False) as data:
             return str(data[_SWEEP]) if _SWEEP in data.files else ""
@@ -124,8 +124,10 @@ class SweepStore:
         self._clear(old)
 
     def _clear(self, old_manifest: Mapping[str, Any]) -> None:
-        """Remove what an earlier sweep wrote here (its listed files, chunks and manifest);
-        anything else in the folder is left alone."""
+        """Remove what an earlier sweep wrote here (its listed files, chunks and manifest).
+
+        Anything else in the folder is left alone.
+        """
         for name in old_manifest.get("files", []):
             with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                 (self.out / name).unlink()
@@ -135,7 +137,7 @@ class SweepStore:
             (self.out / MANIFEST).unlink()
 
     def _chunks_are_ours(self) -> bool:
-        """True if the folder holds chunk files and every readable one is of this sweep."""
+        """Tell whether the folder holds chunk files and every readable one is of this sweep."""
         found = False
         for path in sorted((self.out / CHUNK_DIR).glob("chunk_*.npz")):
             digest = _chunk_digest(path)
@@ -151,8 +153,11 @@ class SweepStore:
         return self.out / CHUNK_DIR / f"chunk_{index:05d}.npz"
 
     def load_chunk(self, index: int, start: int, stop: int) -> dict[str, np.ndarray] | None:
-        """Outcomes of a finished chunk covering runs ``start:stop``, or None if there is no
-        such file, it covers other runs (written with another chunk size) or cannot be read."""
+        """Load the outcomes of a finished chunk covering runs ``start:stop``.
+
+        Return None if there is no such file, it covers other runs (written with another
+        chunk size) or cannot be read.
+        """
         if self.out is None:
             return None
         path = self.chunk_path(index)

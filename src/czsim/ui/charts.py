@@ -45,7 +45,7 @@ def _year_axis(title: str) -> alt.X:
 
 
 def _config() -> alt.Config:
-    """The shared look: CJK-capable font, legend below, long labels kept."""
+    """Return the shared look: CJK-capable font, legend below, long labels kept."""
     return alt.Config(
         font=FONT,
         legend=alt.LegendConfig(orient="bottom", labelLimit=320, titleLimit=320),
@@ -138,7 +138,7 @@ def band_chart(
     target_label: str = "",
     height: int = 320,
 ) -> alt.LayerChart:
-    """An uncertainty band (P10–P90) and its median over the years.
+    """Chart an uncertainty band (P10–P90) and its median over the years.
 
     Parameters
     ----------
@@ -176,8 +176,9 @@ def cluster_bars(
     status_title: str,
     status_domain: Sequence[str],
 ) -> alt.LayerChart:
-    """The clusters' value in the target year as bars, the target as a black tick, and the
-    status as a symbol at the end of each bar.
+    """Chart the clusters' value in the target year as bars.
+
+    The target is shown as a black tick, and the status as a symbol at the end of each bar.
 
     Parameters
     ----------
@@ -315,9 +316,11 @@ def probability_bars(
 
 
 def spec(chart: alt.TopLevelMixin) -> dict:
-    """The Vega-Lite spec of a chart, without validating it against the schema on every rerun
-    (the charts are fixed code, validated by the tests): validation cost more than the model
-    run."""
+    """Return the Vega-Lite spec of a chart, without validating it.
+
+    The spec is not validated against the schema on every rerun (the charts are fixed code,
+    validated by the tests): validation cost more than the model run.
+    """
     return chart.to_dict(validate=False)
 
 

@@ -26,12 +26,12 @@ from czsim.ui import logic
 
 
 def parameter_table() -> ParameterTable:
-    """The parameter table (every slider); the package caches it until the file changes."""
+    """Return the parameter table (every slider); the package caches it until the file changes."""
     return load_parameters()
 
 
 def target_list() -> tuple[Target, ...]:
-    """The policy's targets; the package caches them until the file changes."""
+    """Return the policy's targets; the package caches them until the file changes."""
     return load_targets()
 
 
@@ -39,9 +39,11 @@ _INPUTS_STAMP: list[tuple[float, tuple[int, ...]]] = []
 
 
 def inputs_stamp() -> tuple[int, ...]:
-    """Modification times of the files every result depends on besides the scenario: part of
-    each cache key, so results never outlive an edit of the model, parameters or targets
-    (looked at no more than once a second)."""
+    """Return the modification times of the files every result depends on.
+
+    These are the files besides the scenario: part of each cache key, so results never outlive
+    an edit of the model, parameters or targets (looked at no more than once a second).
+    """
     now = time.monotonic()
     if _INPUTS_STAMP and now - _INPUTS_STAMP[0][0] < 1.0:
         return _INPUTS_STAMP[0][1]
@@ -58,8 +60,10 @@ def scenario_names() -> list[str]:
 
 
 def scenario_file(name: str) -> Scenario:
-    """A scenario of ``scenarios/`` by name, read again when any scenario file changes (a
-    parent's change changes its children)."""
+    """Return a scenario of ``scenarios/`` by name.
+
+    It is read again when any scenario file changes (a parent's change changes its children).
+    """
     key = (name, _scenario_stamp(), inputs_stamp())
     # A plain dict in front of the shared cache: a rerun asks for the same few scenarios
     # dozens of times (every widget), and hashing the cache's arguments each time added up.
@@ -114,8 +118,11 @@ def run_scenario(toml_text: str, stamp: tuple[int, ...]) -> tuple[pd.DataFrame, 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def full_results(toml_text: str, stamp: tuple[int, ...]) -> xr.Dataset:
-    """Every variable of the scenario's run, for downloads (kept apart from
-    :func:`run_scenario` so reruns do not copy the whole dataset out of the cache)."""
+    """Return every variable of the scenario's run, for downloads.
+
+    Kept apart from :func:`run_scenario` so reruns do not copy the whole dataset out of the
+    cache.
+    """
     return api.run(_scenario(toml_text))
 
 
@@ -140,8 +147,10 @@ def run_ensemble(
 
 
 def model_docs() -> tuple[pd.DataFrame, str]:
-    """Every element of the model (name, sector, type, units, equation, comment) and the
-    Graphviz source of its structure."""
+    """Return every element of the model and the Graphviz source of its structure.
+
+    Each element has its name, sector, type, units, equation and comment.
+    """
     return _model_docs(inputs_stamp())
 
 
@@ -154,8 +163,10 @@ def _model_docs(stamp: tuple[int, ...]) -> tuple[pd.DataFrame, str]:
 
 
 def diagram_svg(level: str) -> str | None:
-    """The model's structure as SVG (``"sector"`` or ``"element"`` level), drawn once per
-    process; None when Graphviz is not installed."""
+    """Return the model's structure as SVG (``"sector"`` or ``"element"`` level).
+
+    It is drawn once per process; None when Graphviz is not installed.
+    """
     return _diagram_svg(level, inputs_stamp())
 
 

@@ -1,6 +1,8 @@
-"""Downloads for people: the scorecard and the targets' variables over time with labels in
-the reader's language and units (CSV), and the same plus every model variable as an Excel
-workbook with frozen headers."""
+"""Downloads for people.
+
+The scorecard and the targets' variables over time with labels in the reader's language and
+units (CSV), and the same plus every model variable as an Excel workbook with frozen headers.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +20,11 @@ from czsim.ui.verdict import target_text
 
 
 def people_table(result: xr.Dataset, card: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """One row per target: label, group, basis, unit, target, value, status, margin, first
-    year, then its value in each simulated year (display units)."""
+    """Return the people table: one row per target.
+
+    Columns: label, group, basis, unit, target, value, status, margin, first year, then its
+    value in each simulated year (display units).
+    """
     from czsim.groups import group_label
     from czsim.ui.logic import target_frame
 
@@ -50,7 +55,10 @@ def people_table(result: xr.Dataset, card: pd.DataFrame, lang: str) -> pd.DataFr
 
 
 def csv_text(result: xr.Dataset, card: pd.DataFrame, lang: str) -> bytes:
-    """The people table as UTF-8 CSV with a byte-order mark (Excel opens Chinese correctly)."""
+    """Return the people table as UTF-8 CSV with a byte-order mark.
+
+    The byte-order mark makes Excel open Chinese correctly.
+    """
     return people_table(result, card, lang).to_csv(index=False).encode("utf-8-sig")
 
 
@@ -68,10 +76,12 @@ def xlsx(result: xr.Dataset, card: pd.DataFrame, lang: str) -> bytes:
 
 
 def csv_bytes(toml_text: str, lang: str) -> bytes:
+    """Return the CSV download of the scenario given as TOML text, in ``lang``."""
     result = compute.full_results(toml_text, compute.inputs_stamp())
     return csv_text(result, scorecard(result), lang)
 
 
 def xlsx_bytes(toml_text: str, lang: str) -> bytes:
+    """Return the Excel download of the scenario given as TOML text, in ``lang``."""
     result = compute.full_results(toml_text, compute.inputs_stamp())
     return xlsx(result, scorecard(result), lang)

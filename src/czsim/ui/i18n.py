@@ -336,7 +336,7 @@ STRINGS: dict[str, tuple[str, str]] = {
 
 
 def t(key: str, lang: str, **fields: object) -> str:
-    """The string ``key`` in ``lang`` (``"zh"`` or ``"en"``), with ``fields`` filled in."""
+    """Return the string ``key`` in ``lang`` (``"zh"`` or ``"en"``), with ``fields`` filled in."""
     zh, en = STRINGS[key]
     text = zh if lang == "zh" else en
     return text.format(**fields) if fields else text
@@ -358,7 +358,7 @@ SCENARIO_NAMES: dict[str, tuple[str, str]] = {
 
 
 def scenario_name(name: str, lang: str) -> str:
-    """A scenario's name in ``lang``; a tuned one (``plan_tuned``) is marked as adjusted."""
+    """Return a scenario's name in ``lang``; a tuned one (``plan_tuned``) is marked as adjusted."""
     base = name.removesuffix("_tuned")
     shown = pick(SCENARIO_NAMES[base], lang) if base in SCENARIO_NAMES else base
     if name.endswith("_tuned"):
@@ -380,5 +380,5 @@ UNITS: dict[str, tuple[str, str]] = {
 
 
 def unit_text(unit: str, lang: str) -> str:
-    """A target's display unit in ``lang``."""
+    """Return a target's display unit in ``lang``."""
     return pick(UNITS[unit], lang) if unit in UNITS else unit

@@ -1,5 +1,7 @@
-"""Parameter widgets: the key-lever panel (beside the main chart) and every other parameter
-under "assumptions" (search, one group at a time).
+"""Parameter widgets.
+
+The key-lever panel (beside the main chart) and every other parameter under "assumptions"
+(search, one group at a time).
 
 Every widget is drawn from the source of truth (:mod:`czsim.ui.state`) in planner units
 (:mod:`czsim.ui.units`); its step is fine enough that a calibrated value is shown and kept
@@ -17,8 +19,11 @@ from czsim.ui.i18n import t
 
 
 def help_text(p: Parameter, lang: str) -> str:
-    """The tooltip: what the parameter is, in both languages, where its value comes from, and
-    its range in planner units."""
+    """Return the tooltip of a parameter widget.
+
+    It says what the parameter is, in both languages, where its value comes from, and its range
+    in planner units.
+    """
     other = p.label("en" if lang == "zh" else "zh")
     return t(
         "param_help",
@@ -77,7 +82,7 @@ def _widget(p: Parameter, table: ParameterTable, lang: str, *, slider: bool) -> 
 
 
 def lever_panel(lang: str, *, columns: int = 2) -> None:
-    """The key levers, in ``columns`` columns, with the baseline's and the plan's values."""
+    """Draw the key levers, in ``columns`` columns, with the baseline's and the plan's values."""
     table = compute.parameter_table()
     levers = table.key_levers()
     cols = st.columns(columns)
@@ -87,8 +92,11 @@ def lever_panel(lang: str, *, columns: int = 2) -> None:
 
 
 def assumptions(lang: str) -> None:
-    """Every parameter that is not a key lever: search by label (zh/en) or name, or pick a
-    group; the chosen group stays chosen across reruns."""
+    """Draw every parameter that is not a key lever.
+
+    Search by label (zh/en) or name, or pick a group; the chosen group stays chosen across
+    reruns.
+    """
     table = compute.parameter_table()
     keys = {p.name for p in table.key_levers()}
     groups = {g: [p for p in ps if p.name not in keys] for g, ps in table.groups().items()}

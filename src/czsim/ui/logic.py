@@ -1,5 +1,6 @@
-"""What the pages compute, without Streamlit: uploads, tuned scenarios, tables for display,
-ensemble draws, exports.
+"""What the pages compute, without Streamlit.
+
+Uploads, tuned scenarios, tables for display, ensemble draws, exports.
 
 Everything here is a pure function of its arguments so the tests can call it directly and the
 pages stay thin.
@@ -73,20 +74,22 @@ def handle_upload(
 
 
 def slider_value(value: Value) -> float:
-    """The number a slider shows for a value: the constant, or a series' last point."""
+    """Return the number a slider shows for a value: the constant, or a series' last point."""
     return float(value[-1][1]) if isinstance(value, tuple) else float(value)
 
 
 def effective_value(scenario: Scenario, name: str, table: ParameterTable) -> Value:
-    """The scenario's value of ``name``, or the parameter's default when it does not set it."""
+    """Return the scenario's value of ``name``, or the parameter's default if it does not set it."""
     return scenario.values.get(name, table[name].default)
 
 
 def tuned(
     base: Scenario, edits: Mapping[str, float], table: ParameterTable, lang: str = "en"
 ) -> Scenario:
-    """``base`` with the user's ``edits`` applied; edits equal to the base's value are dropped,
-    so a slider moved back to where it started leaves the scenario untouched.
+    """Return ``base`` with the user's ``edits`` applied.
+
+    Edits equal to the base's value are dropped, so a slider moved back to where it started
+    leaves the scenario untouched.
 
     The tuned scenario describes its changes (both languages), and a parameter the user set is
     no longer drawn by the uncertainty analysis: it is held at the user's value.
@@ -115,7 +118,7 @@ def tuned(
 
 
 def format_value_in(table: ParameterTable, name: str, value: Value, lang: str) -> str:
-    """A parameter value in planner units (a series as its points)."""
+    """Format a parameter value in planner units (a series as its points)."""
     p = table[name]
     if isinstance(value, tuple):
         return " → ".join(
@@ -131,12 +134,12 @@ def format_series(value: tuple[tuple[float, float], ...]) -> str:
 
 
 def format_value(value: Value) -> str:
-    """A parameter value as text (constants with up to 6 significant digits)."""
+    """Format a parameter value as text (constants with up to 6 significant digits)."""
     return format_series(value) if isinstance(value, tuple) else f"{value:.6g}"
 
 
 def step_format(step: float) -> str:
-    """A printf format that shows as many decimals as the slider step has."""
+    """Return a printf format that shows as many decimals as the slider step has."""
     decimals = max(0, -math.floor(math.log10(step))) if step > 0 else 2
     if not float(round(step * 10**decimals, 9)).is_integer():
         decimals += 1
@@ -144,7 +147,7 @@ def step_format(step: float) -> str:
 
 
 def _display_values(result: xr.Dataset, targets: list[Target]) -> np.ndarray:
-    """The targets' variables as ``(run, target, time)`` in display units."""
+    """Return the targets' variables as ``(run, target, time)`` in display units."""
     scale = np.array([tg.display_scale for tg in targets])[None, :, None]
     return target_values(result, targets) * scale
 
@@ -222,7 +225,7 @@ def draw_samples(
 
 
 def summary(card: pd.DataFrame) -> dict[str, int]:
-    """Counts of reached, missed, pace-check and untracked targets, overall and by basis."""
+    """Count the reached, missed, pace-check and untracked targets, overall and by basis."""
     tracked = card[card["status"].isin(["reached", "missed"])]
     out = {
         "total": len(card),
@@ -240,7 +243,7 @@ def summary(card: pd.DataFrame) -> dict[str, int]:
 
 
 def scorecard_table(card: pd.DataFrame, targets: Iterable[Target], lang: str) -> pd.DataFrame:
-    """The scorecard as the table people read: labels in ``lang``, status as text.
+    """Return the scorecard as the table people read: labels in ``lang``, status as text.
 
     Returns
     -------
@@ -274,8 +277,10 @@ def scorecard_table(card: pd.DataFrame, targets: Iterable[Target], lang: str) ->
 def compare_table(
     cards: Mapping[str, pd.DataFrame], lang: str, targets: Iterable[Target] = ()
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """Targets side by side: per scenario its value with ✓/✗, and for every scenario after the
-    first its difference to the first; a count row on top.
+    """Put the targets of several scenarios side by side.
+
+    Per scenario its value with ✓/✗, and for every scenario after the first its difference to
+    the first; a count row on top.
 
     Returns
     -------

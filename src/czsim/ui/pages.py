@@ -1,5 +1,8 @@
-"""The pages: each turns the context (and its own few widgets) into one call of the package
-and draws charts built by :mod:`czsim.ui.charts`."""
+"""The pages.
+
+Each turns the context (and its own few widgets) into one call of the package and draws
+charts built by :mod:`czsim.ui.charts`.
+"""
 
 from __future__ import annotations
 
@@ -100,7 +103,7 @@ def _verdict_style(table: pd.DataFrame, status: pd.Series) -> pd.DataFrame:
 
 
 def verdict_dataframe(table: pd.DataFrame, lang: str, **kwargs) -> None:
-    """A verdict table: status in colour, symbol and word; probability as a bar."""
+    """Draw a verdict table: status in colour, symbol and word; probability as a bar."""
     status = table.pop("status")
     st.dataframe(
         table.style.apply(_verdict_style, axis=None, status=status),
@@ -116,13 +119,15 @@ def verdict_dataframe(table: pd.DataFrame, lang: str, **kwargs) -> None:
 
 
 def overview(ctx: Context) -> None:
-    """The overview; what a lever changes reruns alone (a fragment), not the sidebar."""
+    """Draw the overview; what a lever changes reruns alone (a fragment), not the sidebar."""
     _overview()
 
 
 @st.fragment
 def _overview() -> None:
-    """The headline verdict, the total-scale chart beside the key levers (with the edit count,
+    """Draw the overview's body.
+
+    The headline verdict, the total-scale chart beside the key levers (with the edit count,
     reset, share and downloads), the clusters' verdicts, the other groups.
 
     A fragment: a lever's move reruns only this. Everything here is drawn from the source of
@@ -305,8 +310,11 @@ def _changed_style(table: pd.DataFrame, changed: pd.Series) -> pd.DataFrame:
 
 
 def compare(ctx: Context) -> None:
-    """Scenarios side by side (baseline, plan, slowdown by default): charts overlaid, targets
-    with the difference to the first, status changes highlighted, differing parameters."""
+    """Draw scenarios side by side (baseline, plan, slowdown by default).
+
+    Charts overlaid, targets with the difference to the first, status changes highlighted,
+    differing parameters.
+    """
     lang = ctx.lang
     st.header(t("page_compare", lang))
     options = [*scenario_choices(), "current"]

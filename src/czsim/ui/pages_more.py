@@ -1,5 +1,8 @@
-"""The uncertainty page (bands and probabilities that follow the user's changes) and the
-model page (zoomable sector diagram, element level on demand, bilingual search)."""
+"""The uncertainty page and the model page.
+
+The uncertainty page shows bands and probabilities that follow the user's changes; the model
+page a zoomable sector diagram, element level on demand, and bilingual search.
+"""
 
 from __future__ import annotations
 
@@ -140,8 +143,11 @@ def uncertainty(ctx: Context) -> None:
 
 
 def _search_frame(elements: pd.DataFrame) -> pd.DataFrame:
-    """The element table with the Chinese and English labels the parameter and target tables
-    give to model variables, so a search in either language finds them."""
+    """Return the element table with Chinese and English labels.
+
+    The labels are those the parameter and target tables give to model variables, so a search
+    in either language finds them.
+    """
     from czsim.targets import load_targets
 
     zh: dict[str, str] = {}
@@ -160,8 +166,11 @@ def _search_frame(elements: pd.DataFrame) -> pd.DataFrame:
 
 
 def model(ctx: Context) -> None:
-    """The sector diagram (zoomable SVG; element level on demand) and a searchable table of
-    every element, searchable in Chinese and English."""
+    """Draw the model page.
+
+    The sector diagram (zoomable SVG; element level on demand) and a searchable table of every
+    element, searchable in Chinese and English.
+    """
     lang = ctx.lang
     elements, _ = compute.model_docs()
     st.header(t("page_model", lang))
@@ -198,7 +207,7 @@ def model(ctx: Context) -> None:
 
 
 def _zoomable(svg: str, height: int) -> str:
-    """The SVG at its natural size (text readable) in a scrollable, resizable box."""
+    """Wrap the SVG at its natural size (text readable) in a scrollable, resizable box."""
     body = svg[svg.find("<svg") :]
     return (
         f'<div style="height:{height}px;overflow:auto;border:1px solid #ddd;'

@@ -1,5 +1,8 @@
-"""The sidebar: language, page, the scenario being tuned (switch, reset, share, keep) and the
-assumptions. The key levers are drawn beside the main chart (:mod:`czsim.ui.levers`)."""
+"""The sidebar.
+
+Language, page, the scenario being tuned (switch, reset, share, keep) and the assumptions.
+The key levers are drawn beside the main chart (:mod:`czsim.ui.levers`).
+"""
 
 from __future__ import annotations
 
@@ -63,7 +66,7 @@ def _scenario_picker(lang: str) -> None:
 
 
 def share_body(ctx: Context) -> None:
-    """The link that reproduces the current scenario, with a copy button."""
+    """Show the link that reproduces the current scenario, with a copy button."""
     lang = ctx.lang
     query = state.query_for(st.session_state["choice"], ctx.edits, lang)
     base_url = (st.context.url or "").split("?")[0]
@@ -75,9 +78,11 @@ def share_body(ctx: Context) -> None:
 
 
 def downloads(ctx: Context) -> None:
-    """TOML, CSV and Excel of the current scenario. The data is built on click from a holder
-    that every rerun (the overview's fragment included) refreshes, so a download is never of
-    an older scenario than the one shown."""
+    """Offer TOML, CSV and Excel of the current scenario.
+
+    The data is built on click from a holder that every rerun (the overview's fragment
+    included) refreshes, so a download is never of an older scenario than the one shown.
+    """
     lang = ctx.lang
     holder = st.session_state.setdefault("_current", {})
     holder.update(toml=ctx.toml, lang=lang)
@@ -143,7 +148,7 @@ def edit_status(lang: str) -> None:
 
 
 def context() -> Context:
-    """The scenario being tuned, from the source of truth."""
+    """Return the scenario being tuned, from the source of truth."""
     ss = st.session_state
     table = compute.parameter_table()
     base = state.base()

@@ -51,8 +51,10 @@ def init() -> None:
 
 
 def apply_query(query: Mapping[str, str]) -> None:
-    """Take the scenario, language and edits from a shared link; unknown or out-of-range
-    entries are reported, not applied."""
+    """Take the scenario, language and edits from a shared link.
+
+    Unknown or out-of-range entries are reported, not applied.
+    """
     ss = st.session_state
     table = compute.parameter_table()
     if query.get(LANG_PARAM) in ("zh", "en"):
@@ -82,8 +84,10 @@ def apply_query(query: Mapping[str, str]) -> None:
 
 
 def query_for(choice: str, edits: Mapping[str, float], lang: str) -> dict[str, str]:
-    """The query parameters that reproduce ``choice`` with ``edits`` (uploads are not in
-    links: they live in this session only)."""
+    """Return the query parameters that reproduce ``choice`` with ``edits``.
+
+    Uploads are not in links: they live in this session only.
+    """
     kind, _, name = choice.partition(":")
     out = {LANG_PARAM: lang}
     if kind == "file":
@@ -108,7 +112,7 @@ def same(a: object, b: object) -> bool:
 
 
 def scenario_of(choice: str) -> Scenario:
-    """The scenario behind a ``file:``/``upload:`` choice key."""
+    """Return the scenario behind a ``file:``/``upload:`` choice key."""
     kind, _, name = choice.partition(":")
     if kind == "upload" and name in st.session_state.get("uploads", {}):
         return st.session_state["uploads"][name]
@@ -116,13 +120,15 @@ def scenario_of(choice: str) -> Scenario:
 
 
 def base() -> Scenario:
-    """The scenario the session starts from (before its edits)."""
+    """Return the scenario the session starts from (before its edits)."""
     return scenario_of(st.session_state["choice"])
 
 
 def current_value(name: str, table: ParameterTable) -> float:
-    """The value a widget of ``name`` shows (model units): the user's edit, else the
-    scenario's (a time series shows its last point)."""
+    """Return the value a widget of ``name`` shows (model units).
+
+    The user's edit, else the scenario's (a time series shows its last point).
+    """
     edits = st.session_state["edits"]
     if name in edits:
         return float(edits[name])
@@ -130,12 +136,12 @@ def current_value(name: str, table: ParameterTable) -> float:
 
 
 def widget_key(name: str) -> str:
-    """The key of ``name``'s widget for the current revision of the scenario."""
+    """Return the key of ``name``'s widget for the current revision of the scenario."""
     return f"p:{st.session_state['rev']}:{name}"
 
 
 def bump() -> None:
-    """The scenario changed from outside the widgets: every widget is drawn afresh."""
+    """Note that the scenario changed from outside the widgets: every widget is drawn afresh."""
     st.session_state["rev"] += 1
 
 
@@ -143,8 +149,10 @@ def bump() -> None:
 
 
 def on_widget(name: str, key: str) -> None:
-    """Record a user's change of ``name`` (widget ``key``, display units); a value equal to the
-    scenario's is no edit."""
+    """Record a user's change of ``name`` (widget ``key``, display units).
+
+    A value equal to the scenario's is no edit.
+    """
     ss = st.session_state
     if key not in ss:  # a widget of an older revision: nothing to record
         return
@@ -157,7 +165,7 @@ def on_widget(name: str, key: str) -> None:
 
 
 def on_choice(key: str) -> None:
-    """The user picked another starting scenario: its values, no edits."""
+    """Switch to the starting scenario the user picked: its values, no edits."""
     ss = st.session_state
     if key in ss and ss[key] != ss["choice"]:
         ss["choice"] = ss[key]
@@ -179,8 +187,10 @@ def reset_all() -> None:
 
 
 def receive_upload(name: str, data: bytes) -> None:
-    """Make an uploaded file the scenario tuned, or record why it was refused (then nothing
-    changes: not the scenario, not the edits, not a widget)."""
+    """Make an uploaded file the scenario tuned, or record why it was refused.
+
+    When it is refused nothing changes: not the scenario, not the edits, not a widget.
+    """
     ss = st.session_state
     scenario, error = logic.handle_upload(name, data, lang=ss["lang"])
     ss["upload_error"] = error
@@ -195,6 +205,7 @@ def receive_upload(name: str, data: bytes) -> None:
 
 
 def on_upload(key: str) -> None:
+    """Receive the file in the upload widget ``key``, if there is one."""
     uploaded = st.session_state.get(key)
     if uploaded is not None:
         receive_upload(uploaded.name, uploaded.getvalue())

@@ -39,11 +39,12 @@ class Display:
     whole: bool = False  # counts of firms, projects: no fractions
 
     def unit(self, lang: str) -> str:
+        """Return the unit in ``lang``: Chinese for ``"zh"``, English otherwise."""
         return self.unit_zh if lang == "zh" else self.unit_en
 
 
 def display(p: Parameter) -> Display:
-    """The planner display of parameter ``p``, derived from its units and range."""
+    """Return the planner display of parameter ``p``, derived from its units and range."""
     units = p.units
     if units in ("1/Year", "fraction/Year"):
         return Display(100.0, "%/年", "%/yr")
@@ -66,7 +67,7 @@ def to_display(p: Parameter, value: float) -> float:
 
 
 def from_display(p: Parameter, shown: float) -> float:
-    """A shown value back in model units (rounded so 12.0 % is exactly 0.12)."""
+    """Convert a shown value back to model units (rounded so 12.0 % is exactly 0.12)."""
     return round(float(shown) / display(p).scale, 10)
 
 
@@ -79,8 +80,11 @@ def decimals(x: float) -> int:
 
 
 def widget_step(p: Parameter, *values: float) -> float:
-    """The step of ``p``'s widget in display units: the table's step, made finer when a value
-    shown (a calibrated 13.175 %) is not on its grid, so nothing snaps."""
+    """Return the step of ``p``'s widget in display units.
+
+    The table's step, made finer when a value shown (a calibrated 13.175 %) is not on its grid,
+    so nothing snaps.
+    """
     scale = display(p).scale
     step = round(p.step * scale, 10)
     low = p.low * scale
@@ -91,13 +95,13 @@ def widget_step(p: Parameter, *values: float) -> float:
 
 
 def widget_format(step: float, *values: float) -> str:
-    """A printf format with as many decimals as the step or the values need."""
+    """Return a printf format with as many decimals as the step or the values need."""
     d = max([decimals(step), *(decimals(v) for v in values)])
     return f"%.{d}f"
 
 
 def shown_text(p: Parameter, value: float, lang: str) -> str:
-    """A model value written in planner units: ``12 %/年``."""
+    """Write a model value in planner units: ``12 %/年``."""
     v = to_display(p, value)
     unit = display(p).unit(lang)
     return f"{v:,.{decimals(v)}f}{'' if unit.startswith('%') else ' '}{unit}"

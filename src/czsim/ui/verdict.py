@@ -1,6 +1,9 @@
-"""The verdict, without Streamlit: for the headline and each cluster, the value, the target,
-the margin (absolute and %), the first year reached and the probability under the
-scenario's uncertainty; and the target counts explained."""
+"""The verdict, without Streamlit.
+
+For the headline and each cluster, the value, the target, the margin (absolute and %), the
+first year reached and the probability under the scenario's uncertainty; and the target
+counts explained.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ def target_text(row: pd.Series, target: Target | None = None) -> str:
 
 
 def margin_pct(row: pd.Series) -> float:
-    """The margin as a percentage of the target (NaN without a value)."""
+    """Return the margin as a percentage of the target (NaN without a value)."""
     target = row["target"]
     if pd.isna(row["gap"]) or not target:
         return math.nan
@@ -76,8 +79,10 @@ def verdict_table(
 
 
 def headline_text(target: Target, row: pd.Series, probability: float | None, lang: str) -> str:
-    """The headline verdict as one line: symbol and word, value, target, margin, first year,
-    probability."""
+    """Write the headline verdict as one line.
+
+    Symbol and word, value, target, margin, first year, probability.
+    """
     parts = [
         f"**{status_text(row['status'], lang)}**",
         f"**{format_number(row['value'])} {unit_text(row['unit'], lang)}**",
@@ -95,8 +100,10 @@ def headline_text(target: Target, row: pd.Series, probability: float | None, lan
 
 
 def counts_text(card: pd.DataFrame, lang: str) -> str:
-    """The target counts explained: carried by the model, counters and pace checks, and the
-    targets no model quantity carries."""
+    """Explain the target counts.
+
+    Carried by the model, counters and pace checks, and the targets no model quantity carries.
+    """
     by = {basis: card[card["basis"] == basis] for basis in ("model", "counter", "untracked")}
     reached = {b: int((part["status"] == "reached").sum()) for b, part in by.items()}
     return t(

@@ -84,3 +84,12 @@ def test_check_compiles_supported_and_refuses_unsupported():
     check(MODELS / "subscripts.mdl")
     with pytest.raises(ModelError, match="RANDOM UNIFORM"):
         check(MODELS / "unsupported_call.mdl")
+
+
+def test_time_series_times_must_be_finite():
+    import numpy as np
+
+    from czsim.engines import TimeSeries
+
+    with pytest.raises(ModelError, match="finite and strictly increasing"):
+        TimeSeries(np.array([2021.0, np.nan]), np.array([1.0, 2.0]))

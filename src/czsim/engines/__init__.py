@@ -123,9 +123,12 @@ def first_nonfinite(
     data: Mapping[str, np.ndarray],
     suspects: Mapping[str, np.ndarray] | None = None,
 ) -> str | None:
-    """Where the first NaN or infinity is: earliest saved time, then the variable first in
-    the output order, then the lowest run and element; None if every value is finite.
-    ``suspects`` (variable -> saved-time indices) limits the search."""
+    """Find the first NaN or infinity; ``None`` if every value is finite.
+
+    First means: the earliest saved time, then the variable first in the output order, then
+    the lowest run and element. ``suspects`` (variable -> saved-time indices) limits the
+    search.
+    """
     best = None
     for order, name in enumerate(inputs.variables):
         if suspects is not None and name not in suspects:

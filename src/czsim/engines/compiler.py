@@ -143,8 +143,10 @@ class _Compiler(_DefinitionsMixin, _StatefulsMixin):
         return _Expr(fmt.format(*codes), axes, scalar, static)
 
     def hoist(self, e: _Expr) -> _Expr:
-        """Replace a static computed sub-expression of time-loop code by a name bound once
-        before the loop."""
+        """Replace a static computed sub-expression by a name bound before the loop.
+
+        Time-loop code then reads the name instead of recomputing the value every step.
+        """
         if not e.static or self.static_vars is None or e.code.isidentifier():
             return e
         try:
@@ -201,8 +203,10 @@ class _Compiler(_DefinitionsMixin, _StatefulsMixin):
     def subscripted(
         self, ident: str, name: str, dims: tuple[str, ...], subs, static: bool
     ) -> _Expr:
-        """Select the subscripts ``subs`` (a SubscriptsReferenceStructure or None for
-        all) of the array ``ident`` with dims ``dims``."""
+        """Select the subscripts ``subs`` of the array ``ident`` with dims ``dims``.
+
+        ``subs`` is a SubscriptsReferenceStructure, or None for all elements.
+        """
         if subs is None:
             return _Expr(ident, dims, False, static)
         subs = list(subs.subscripts)
@@ -255,8 +259,11 @@ class _Compiler(_DefinitionsMixin, _StatefulsMixin):
         return _Expr(code, tuple(axes), False, static)
 
     def expr(self, ast, mode: str) -> _Expr:
-        """Compile ``ast``; ``mode`` says when the code runs: "run" (the equation),
-        "init" (initial values only) or "ddt" (derivatives only)."""
+        """Compile ``ast``.
+
+        ``mode`` says when the code runs: "run" (the equation), "init" (initial values only)
+        or "ddt" (derivatives only).
+        """
         prev, self._mode = self._mode, mode
         try:
             return self._expr(ast, mode)
@@ -325,7 +332,7 @@ class _Compiler(_DefinitionsMixin, _StatefulsMixin):
         raise self.error(_refusal(ast))
 
     def power_chain(self, ast, args: list[_Expr]) -> _Expr:
-        """``a ^ b ^ c`` (PySD gives ``^`` its own node, or a chain of ``^`` only).
+        """Compile a power chain ``a ^ b ^ c`` (PySD gives ``^`` a node of its own).
 
         ``^`` is right-associative, and PySD's parser folds a unary minus into the
         number after it, so ``-2^2`` arrives as the base ``-2``: Vensim (and PySD's

@@ -1,5 +1,7 @@
-"""The ensemble compiler's intermediate values: code of sub-expressions (``_Expr``),
-states created by stateful functions (``_Stateful``) and compiled variables (``_Var``).
+"""The ensemble compiler's intermediate values.
+
+Code of sub-expressions (``_Expr``), states created by stateful functions (``_Stateful``)
+and compiled variables (``_Var``).
 """
 
 from __future__ import annotations

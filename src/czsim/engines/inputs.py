@@ -42,10 +42,18 @@ class TimeSeries:
     values: np.ndarray
 
     def __post_init__(self) -> None:
+        """Check and store the points as float arrays: times finite and strictly increasing."""
         times = np.asarray(self.times, dtype=float)
         values = np.asarray(self.values, dtype=float)
-        if times.ndim != 1 or times.size == 0 or np.any(np.diff(times) <= 0):
-            raise ModelError("TimeSeries.times must be 1-D, non-empty and strictly increasing")
+        if (
+            times.ndim != 1
+            or times.size == 0
+            or not np.isfinite(times).all()
+            or np.any(np.diff(times) <= 0)
+        ):
+            raise ModelError(
+                "TimeSeries.times must be 1-D, non-empty, finite and strictly increasing"
+            )
         object.__setattr__(self, "times", times)
         object.__setattr__(self, "values", values)
 
@@ -115,8 +123,10 @@ def _per_run(
 
 
 def step_grid(t0: float, final_time: float, dt: float) -> np.ndarray:
-    """Model times of all Euler steps, reproducing PySD's ``Time`` loop: time is
-    accumulated ``t = t + dt`` while ``t + dt*RPREC < final_time``."""
+    """Return the model times of all Euler steps, as PySD's ``Time`` loop makes them.
+
+    Time is accumulated ``t = t + dt`` while ``t + dt*RPREC < final_time``.
+    """
     out = [t0]
     t = t0
     while t + dt * RPREC < final_time:
@@ -266,8 +276,10 @@ def prepare(
 def build_dataset(
     info: ModelInfo, inputs: RunInputs, data: Mapping[str, np.ndarray], engine: str
 ) -> xr.Dataset:
-    """Wrap per-variable arrays shaped ``(n_runs, n_times, *shape)`` in the result
-    Dataset (no copy): dims ``("run", "time", *ranges)``, real names as data_vars."""
+    """Wrap per-variable arrays shaped ``(n_runs, n_times, *shape)`` in a Dataset.
+
+    No copy: dims ``("run", "time", *ranges)``, real names as data variables.
+    """
     template = _template(
         info, inputs.variables, inputs.n_runs, inputs.times.tobytes(), inputs.time_step, engine
     )

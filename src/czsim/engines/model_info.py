@@ -101,8 +101,11 @@ class ModelInfo:
     _by_key: dict[str, str] = field(default_factory=dict, repr=False)
 
     def lookup(self, name: str) -> VariableInfo:
-        """Return the variable called ``name`` (exact real name, or PySD-equivalent
-        spelling differing only in case/underscores), else raise :class:`ModelError`."""
+        """Return the variable called ``name``, else raise :class:`ModelError`.
+
+        ``name`` is the exact real name, or a PySD-equivalent spelling that differs only in
+        case or underscores.
+        """
         if name in self.variables:
             return self.variables[name]
         real = self._by_key.get(normalize(name))
@@ -185,8 +188,11 @@ def _is_number(ast) -> bool:
 
 
 def _stock_flow_refs(section) -> set[str]:
-    """Keys of variables that are terms of an INTEG rate: the whole rate, or an operand
-    of its top-level sum/difference (a factor like a growth rate is not a flow)."""
+    """Return the keys of variables that are terms of an INTEG rate.
+
+    A term is the whole rate, or an operand of its top-level sum or difference (a factor like
+    a growth rate is not a flow).
+    """
     from pysd.translators.structures import abstract_expressions as ae
 
     refs: set[str] = set()
@@ -213,8 +219,11 @@ _CONTROL_KEYS = tuple(normalize(c) for c in CONTROL_NAMES)
 
 
 def is_control(element) -> bool:
-    """True for INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER in any spelling PySD
-    accepts (case, spaces or underscores: ``FINAL_TIME``, ``Time Step``)."""
+    """Tell whether ``element`` is INITIAL TIME, FINAL TIME, TIME STEP or SAVEPER.
+
+    Any spelling PySD accepts counts (case, spaces or underscores: ``FINAL_TIME``,
+    ``Time Step``).
+    """
     from pysd.translators.structures import abstract_model as am
 
     return isinstance(element, am.AbstractControlElement) or normalize(element.name) in (

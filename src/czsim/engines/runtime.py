@@ -28,14 +28,17 @@ def _pulse_train(t, start, repeat, width, end):
 
 
 def _full(shape, value):
-    """A writable float64 array of ``shape`` filled with (broadcast) ``value``."""
+    """Return a writable float64 array of ``shape`` filled with (broadcast) ``value``."""
     return np.array(np.broadcast_to(value, shape), dtype=float)
 
 
 def _state(sizes, value):
-    """A float64 state ``(r, *sizes)`` holding ``value``, where r is the run axis of
-    ``value`` (1 if it is the same for all runs). Euler updates broadcast it to all runs
-    as soon as a per-run value flows in; until then it costs one row, not n_runs."""
+    """Return a float64 state ``(r, *sizes)`` holding ``value``.
+
+    ``r`` is the run axis of ``value`` (1 if it is the same for all runs). Euler updates
+    broadcast it to all runs as soon as a per-run value flows in; until then it costs one
+    row, not n_runs.
+    """
     r = np.shape(value)[0] if np.ndim(value) else 1
     return np.array(np.broadcast_to(value, (r, *sizes)), dtype=float)
 

@@ -1,5 +1,7 @@
-"""Stateful part of the ensemble compiler: INTEG, SMOOTH (N), DELAY (N), DELAY FIXED,
-INITIAL, TREND, FORECAST, SAMPLE IF TRUE and ACTIVE INITIAL.
+"""Stateful part of the ensemble compiler.
+
+INTEG, SMOOTH (N), DELAY (N), DELAY FIXED, INITIAL, TREND, FORECAST, SAMPLE IF TRUE and
+ACTIVE INITIAL.
 
 ``_StatefulsMixin`` is a base of :class:`~czsim.engines.compiler._Compiler` (whose
 attributes and expression methods it uses): each stateful call becomes a state with its
@@ -19,10 +21,13 @@ class _StatefulsMixin:
         return isinstance(ast, self.ae.CallStructure) and ast.function.reference == "active_initial"
 
     def _active_initial(self, var: _Var, ast, idx, keep) -> None:
-        """``X = ACTIVE INITIAL(expr, init)``: ``init`` while the model is initialised
-        (stock initial values see it), ``expr`` from the first saved time on (PySD's
-        ``active_initial`` with the model's stage). Only ``init``'s references order
-        the initialisation, which is how ACTIVE INITIAL breaks initialisation loops."""
+        """Compile ``X = ACTIVE INITIAL(expr, init)``.
+
+        ``init`` holds while the model is initialised (stock initial values see it), ``expr``
+        from the first saved time on (PySD's ``active_initial`` with the model's stage). Only
+        ``init``'s references order the initialisation, which is how ACTIVE INITIAL breaks
+        initialisation loops.
+        """
         if len(ast.arguments) != 2:
             raise self.error(f"ACTIVE INITIAL takes 2 arguments, got {len(ast.arguments)}")
         if var.init_assign is None:

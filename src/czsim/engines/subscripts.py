@@ -42,8 +42,11 @@ def range_table(section, path) -> dict[str, tuple[str, ...]]:
 
 
 def element_dims(element, ranges: dict[str, tuple[str, ...]], path) -> tuple[str, ...]:
-    """Dims of a (possibly multi-component) element: per position, the smallest
-    declared range containing every element any component defines there."""
+    """Return the dims of a (possibly multi-component) element.
+
+    Per position: the smallest declared range containing every element any component
+    defines there.
+    """
     comps = element.components
     n = len(comps[0].subscripts[0])
     lower_ranges = {r.lower(): r for r in ranges}
@@ -69,8 +72,11 @@ def element_dims(element, ranges: dict[str, tuple[str, ...]], path) -> tuple[str
 
 
 def component_index(subs, dims, ranges, path, name) -> tuple:
-    """Per position of a component's subscripts: an int (single element), a slice (the
-    whole range) or a list of ints (a subrange) into the variable's dims."""
+    """Return an index into the variable's dims per position of a component's subscripts.
+
+    Each is an int (single element), a slice (the whole range) or a list of ints (a
+    subrange).
+    """
     lower_ranges = {r.lower(): r for r in ranges}
     idx = []
     for s, d in zip(subs, dims, strict=True):
@@ -93,9 +99,11 @@ def component_index(subs, dims, ranges, path, name) -> tuple:
 
 
 def except_mask(comp, idx, dims, ranges, path, name) -> np.ndarray | None:
-    """For a component with ``:EXCEPT:``, a boolean array shaped like the elements its
-    subscripts select (``default[idx]``): True where the component applies. ``None``
-    without ``:EXCEPT:``."""
+    """Return where a component with ``:EXCEPT:`` applies; ``None`` without ``:EXCEPT:``.
+
+    A boolean array shaped like the elements its subscripts select (``default[idx]``), True
+    where the component applies.
+    """
     if not comp.subscripts[1]:
         return None
     sizes = [len(ranges[d]) for d in dims]

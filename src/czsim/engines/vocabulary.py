@@ -94,8 +94,11 @@ _CALL_ADVICE = {
 
 
 def _refusal(ast, what: str = "function") -> str:
-    """``unsupported function NAME in the ensemble engine: what to do instead`` for a
-    PySD structure, with the function as Vensim spells it."""
+    """Return the refusal message for a PySD structure the ensemble engine cannot compile.
+
+    ``unsupported function NAME in the ensemble engine: what to do instead``, with the
+    function as Vensim spells it.
+    """
     cls = type(ast).__name__
     name, advice = _STRUCTURE_NAMES.get(
         cls, (cls.replace("Structure", "").upper(), "use the PySD engine")

@@ -79,6 +79,16 @@ def _existing_ancestor(path: Path) -> Path:
         return folder
 
 
+def _stat(path: Path) -> os.stat_result | None:
+    """Return ``path``'s status, ``None`` if it does not exist; OutputError if unreadable."""
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise OutputError(os_error_message(exc).split(": ")[-1], file=path) from None
+
+
 def check_output_file(path: str | Path, formats: tuple[str, ...] | None = None) -> Path:
     """Check, before any long work, that a file can be written at ``path``.
 
@@ -87,12 +97,7 @@ def check_output_file(path: str | Path, formats: tuple[str, ...] | None = None) 
     creating and removing a file there). Nothing is left behind.
     """
     path = Path(path)
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        info = None
-    except OSError as exc:
-        raise OutputError(os_error_message(exc).split(": ")[-1], file=path) from None
+    info = _stat(path)
     if info is not None and stat.S_ISDIR(info.st_mode):
         raise OutputError("is a folder; give a file name", file=path)
     if info is not None and not stat.S_ISREG(info.st_mode):
@@ -106,12 +111,7 @@ def check_output_file(path: str | Path, formats: tuple[str, ...] | None = None) 
 def check_output_folder(path: str | Path) -> Path:
     """Check, before any long work, that ``path`` is or can become a writable folder."""
     path = Path(path)
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        info = None
-    except OSError as exc:
-        raise OutputError(os_error_message(exc).split(": ")[-1], file=path) from None
+    info = _stat(path)
     if info is not None:
         if not stat.S_ISDIR(info.st_mode):
             raise OutputError("exists and is not a folder", file=path)

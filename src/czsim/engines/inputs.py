@@ -6,7 +6,6 @@ identically whichever engine runs it, and both save at exactly the same times.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,6 +16,7 @@ from numpy.typing import ArrayLike
 
 from czsim.engines.model_info import ModelInfo, VariableInfo
 from czsim.errors import ModelError
+from czsim.names import VariableRef
 
 #: PySD's relative precision for final time and saving times (pysd Time.rprec).
 RPREC = 1e-5
@@ -93,9 +93,6 @@ class RunInputs:
     save_steps: np.ndarray
     time_step: float
     final_time: float
-
-
-_ELEMENT_KEY = re.compile(r"^(.*?)\s*\[([^\]]*)\]\s*$")
 
 
 def _check_overridable(info: ModelInfo, var: VariableInfo, key: str) -> None:
@@ -185,10 +182,10 @@ def prepare(
     consts: dict[str, np.ndarray] = {}
     element_sets: list[tuple[VariableInfo, tuple[int, ...], np.ndarray, str]] = []
     for key, value in (constants or {}).items():
-        m = _ELEMENT_KEY.match(key)
-        if m and key not in info.variables:
-            var = info.lookup(m.group(1))
-            elems = [e.strip() for e in m.group(2).split(",")]
+        ref = VariableRef.parse(key)
+        if ref is not None and ref.element is not None and key not in info.variables:
+            var = info.lookup(ref.name)
+            elems = [e.strip() for e in ref.element.split(",")]
             if len(elems) != len(var.dims):
                 raise ModelError(
                     f"'{var.name}' has dims {var.dims}; give one element per dim",

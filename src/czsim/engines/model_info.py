@@ -187,32 +187,41 @@ def _is_number(ast) -> bool:
     return isinstance(ast, (int, float, np.number, np.ndarray)) and not isinstance(ast, bool)
 
 
-def _stock_flow_refs(section) -> set[str]:
-    """Return the keys of variables that are terms of an INTEG rate.
+def signed_terms(node, sign: int = 1) -> list[tuple[int, object]]:
+    """Split a stock's rate into its top-level added (+1) and subtracted (-1) terms.
 
-    A term is the whole rate, or an operand of its top-level sum or difference (a factor like
-    a growth rate is not a flow).
+    ``-(a - b)`` gives ``[(-1, a), (+1, b)]``; anything that is not a sum, difference or
+    negation (a product, a function call) is one term.
     """
     from pysd.translators.structures import abstract_expressions as ae
 
-    refs: set[str] = set()
+    if isinstance(node, ae.ArithmeticStructure):
+        if node.operators == ["negative"]:
+            return signed_terms(node.arguments[0], -sign)
+        if set(node.operators) <= {"+", "-"}:
+            terms = signed_terms(node.arguments[0], sign)
+            for op, arg in zip(node.operators, node.arguments[1:], strict=True):
+                terms += signed_terms(arg, sign if op == "+" else -sign)
+            return terms
+    return [(sign, node)]
 
-    def walk(node):
-        if isinstance(node, ae.ReferenceStructure):
-            refs.add(node.reference)
-        elif isinstance(node, ae.ArithmeticStructure) and set(node.operators) <= {
-            "+",
-            "-",
-            "negative",
-        }:
-            for a in node.arguments:
-                walk(a)
 
-    for el in section.elements:
-        for c in el.components:
-            if isinstance(c.ast, ae.IntegStructure):
-                walk(c.ast.flow)
-    return refs
+def _stock_flow_refs(section) -> set[str]:
+    """Return the keys of variables that are terms of an INTEG rate.
+
+    A term is the whole rate, or an operand of its top-level sum or difference
+    (:func:`signed_terms`; a factor like a growth rate is not a flow).
+    """
+    from pysd.translators.structures import abstract_expressions as ae
+
+    return {
+        term.reference
+        for el in section.elements
+        for c in el.components
+        if isinstance(c.ast, ae.IntegStructure)
+        for _, term in signed_terms(c.ast.flow)
+        if isinstance(term, ae.ReferenceStructure)
+    }
 
 
 _CONTROL_KEYS = tuple(normalize(c) for c in CONTROL_NAMES)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from czsim import paths
-from czsim.engines.model_info import abstract_section, normalize
+from czsim.engines.model_info import abstract_section, normalize, signed_terms
 from czsim.errors import ModelError
 from czsim.structure.mdl import model_path
 
@@ -126,21 +126,6 @@ def _init_references(node, out: set[str]) -> set[str]:
     return out
 
 
-def _signed_terms(node, sign: int = 1) -> list[tuple[int, object]]:
-    """Split a stock's rate into its top-level added (+1) and subtracted (-1) terms."""
-    from pysd.translators.structures import abstract_expressions as ae
-
-    if isinstance(node, ae.ArithmeticStructure):
-        if node.operators == ["negative"]:
-            return _signed_terms(node.arguments[0], -sign)
-        if set(node.operators) <= {"+", "-"}:
-            terms = _signed_terms(node.arguments[0], sign)
-            for op, arg in zip(node.operators, node.arguments[1:], strict=True):
-                terms += _signed_terms(arg, sign if op == "+" else -sign)
-            return terms
-    return [(sign, node)]
-
-
 def dependency_graph(model: str | Path | None = None) -> pd.DataFrame:
     """Edges A -> B where B's equation references A.
 
@@ -179,7 +164,7 @@ def dependency_graph(model: str | Path | None = None) -> pd.DataFrame:
             for key in _init_references(ast, set()):
                 add(key, el.name, "init")
             if isinstance(ast, ae.IntegStructure):
-                for sign, term in _signed_terms(ast.flow):
+                for sign, term in signed_terms(ast.flow):
                     if isinstance(term, ae.ReferenceStructure):
                         add(term.reference, el.name, "inflow" if sign > 0 else "outflow")
                     else:

@@ -68,6 +68,22 @@ def _cluster_frame(
     return pd.DataFrame(rows)
 
 
+def _draw_clusters(cards: dict[str, pd.DataFrame], ctx: Context, lang: str) -> None:
+    """Draw the clusters' 2025 values against their targets for each scenario in ``cards``."""
+    draw(
+        charts.cluster_bars(
+            _cluster_frame(cards, ctx.targets, lang),
+            cluster_title=t("cluster", lang),
+            value_title=t("value_2025", lang),
+            target_title=t("target", lang),
+            series_title=t("series", lang),
+            status_title=t("col_status", lang),
+            status_domain=_status_domain(lang),
+        ),
+        width="stretch",
+    )
+
+
 def _status_domain(lang: str) -> list[str]:
     return [logic.status_text("reached", lang), logic.status_text("missed", lang)]
 
@@ -211,18 +227,7 @@ def _overview() -> None:
     verdict_dataframe(verdict.verdict_table(card, clusters, chances, lang), lang)
     if any(tg.comparator == "approx" for tg in ctx.targets):
         st.caption(t("tolerance_note", lang))
-    draw(
-        charts.cluster_bars(
-            _cluster_frame({current_label: card}, ctx.targets, lang),
-            cluster_title=t("cluster", lang),
-            value_title=t("value_2025", lang),
-            target_title=t("target", lang),
-            series_title=t("series", lang),
-            status_title=t("col_status", lang),
-            status_domain=_status_domain(lang),
-        ),
-        width="stretch",
-    )
+    _draw_clusters({current_label: card}, ctx, lang)
     st.caption(t("tick_legend", lang))
 
     st.subheader(t("groups_title", lang))
@@ -351,18 +356,7 @@ def compare(ctx: Context) -> None:
         width="stretch",
     )
     st.subheader(t("compare_clusters", lang))
-    draw(
-        charts.cluster_bars(
-            _cluster_frame(cards, ctx.targets, lang),
-            cluster_title=t("cluster", lang),
-            value_title=t("value_2025", lang),
-            target_title=t("target", lang),
-            series_title=t("series", lang),
-            status_title=t("col_status", lang),
-            status_domain=_status_domain(lang),
-        ),
-        width="stretch",
-    )
+    _draw_clusters(cards, ctx, lang)
 
     st.subheader(t("compare_scorecard", lang))
     table, changed = logic.compare_table(cards, lang, ctx.targets)

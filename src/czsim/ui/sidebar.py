@@ -77,6 +77,18 @@ def share_body(ctx: Context) -> None:
         st.warning(t("share_upload", lang))
 
 
+#: The downloads: suffix (also the label key and widget key), MIME type, builder(toml, lang).
+_DOWNLOADS = (
+    ("toml", "application/toml", lambda toml, lang: toml),
+    ("csv", "text/csv", exports.csv_bytes),
+    (
+        "xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        exports.xlsx_bytes,
+    ),
+)
+
+
 def downloads(ctx: Context) -> None:
     """Offer TOML, CSV and Excel of the current scenario.
 
@@ -87,33 +99,16 @@ def downloads(ctx: Context) -> None:
     holder = st.session_state.setdefault("_current", {})
     holder.update(toml=ctx.toml, lang=lang)
     name = f"czsim_{ctx.base.name}"
-    st.download_button(
-        t("download_toml", lang),
-        data=lambda: holder["toml"],
-        file_name=f"{name}.toml",
-        mime="application/toml",
-        on_click="ignore",
-        key="dl_toml",
-        width="stretch",
-    )
-    st.download_button(
-        t("download_csv", lang),
-        data=lambda: exports.csv_bytes(holder["toml"], holder["lang"]),
-        file_name=f"{name}.csv",
-        mime="text/csv",
-        on_click="ignore",
-        key="dl_csv",
-        width="stretch",
-    )
-    st.download_button(
-        t("download_xlsx", lang),
-        data=lambda: exports.xlsx_bytes(holder["toml"], holder["lang"]),
-        file_name=f"{name}.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        on_click="ignore",
-        key="dl_xlsx",
-        width="stretch",
-    )
+    for suffix, mime, build in _DOWNLOADS:
+        st.download_button(
+            t(f"download_{suffix}", lang),
+            data=lambda build=build: build(holder["toml"], holder["lang"]),
+            file_name=f"{name}.{suffix}",
+            mime=mime,
+            on_click="ignore",
+            key=f"dl_{suffix}",
+            width="stretch",
+        )
 
 
 def _keep(ctx: Context, *, with_downloads: bool) -> None:

@@ -136,9 +136,11 @@ class _Compiler(_DefinitionsMixin, _StatefulsMixin):
             args = [self.hoist(a) for a in args]
         codes = [f"({self.align(a, axes)})" for a in args]
         scalar = all(a.scalar for a in args)
-        if scalar:
+        if scalar and any(op in fmt for op in ("/", "**", "%")):
             # Python floats (TIME, literals) raise on 1/0 and give complex numbers for
-            # (-8)**0.5; numpy gives inf and NaN, as for arrays
+            # (-8)**0.5; numpy gives inf and NaN, as for arrays. + - * and comparisons give
+            # the same IEEE results either way and stay Python floats (a numpy scalar per
+            # operation costs ~8% of a single run).
             codes[0] = f"np.float64{codes[0]}"
         return _Expr(fmt.format(*codes), axes, scalar, static)
 

@@ -753,7 +753,7 @@ def test_repeated_killed_worker_stops_with_a_message_and_the_sweep_resumes(tmp_p
             self.fn, self.args = fn, args
 
         def result(self):
-            x = self.args[1]
+            x = self.args[-1]  # (sha, payload, x): see executors.evaluate_pickled
             if killer["armed"] and x[0, 0] > 0.5 and killer["done"] >= 1:
                 raise distributed.KilledWorker("evaluate_chunk-1", None, 3)
             killer["done"] += 1

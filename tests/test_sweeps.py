@@ -1,18 +1,15 @@
-"""Sensitivity sweeps: known indices of test functions, reproducibility, resuming, Dask
-execution (including a worker that dies mid-task), outputs, bad input and the CLI."""
+"""Sensitivity sweeps: known indices of test functions, reproducibility, resuming, a local
+Dask cluster, outputs, bad input and the CLI (a real cluster: ``test_cluster.py``)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import math
-import os
 import sys
 import time
-from pathlib import Path
 
 import cloudpickle
-import dask
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,6 +25,7 @@ from czsim.experiments.sweeps.outcomes import (
     MAIN_YEARS,
     OutcomePlan,
     OutcomeSpec,
+    main_outcome,
     plan_outcomes,
     reduce_outcomes,
 )
@@ -78,20 +76,6 @@ class Counting:
 
     def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
         self.calls += 1
-        return ishigami(x)
-
-
-class KillWorkerOnce:
-    """Ishigami that kills its own worker process the first time it sees the second chunk."""
-
-    def __init__(self, marker: Path, first_row: np.ndarray) -> None:
-        self.marker = marker
-        self.first_row = first_row
-
-    def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        if np.array_equal(x[0], self.first_row) and not self.marker.exists():
-            self.marker.touch()
-            os._exit(1)
         return ishigami(x)
 
 
@@ -268,33 +252,6 @@ def test_progress_bar_shows_runs_per_second(capsys):
     assert "50/50" in err and "run/s" in err
 
 
-def test_worker_that_dies_mid_task_loses_nothing(tmp_path):
-    from distributed import LocalCluster
-
-    x = sweep_methods.sample(ISHIGAMI, "lhs", 300, 0)
-    killer = KillWorkerOnce(tmp_path / "killed-once", x[100])
-    reference = run_sweep(ISHIGAMI, ishigami, method="lhs", n=300, seed=0, chunk_size=100)
-    # Forked workers start in a second (spawned ones re-import everything).
-    with (
-        dask.config.set({"distributed.worker.multiprocessing-method": "fork"}),
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-    ):
-        res = run_sweep(
-            ISHIGAMI,
-            killer,
-            method="lhs",
-            n=300,
-            seed=0,
-            chunk_size=100,
-            scheduler=cluster.scheduler_address,
-            out=tmp_path / "out",
-        )
-    assert (tmp_path / "killed-once").exists()
-    assert_same_result(reference, res)
-
-
 def test_full_outputs_on_disk(tmp_path):
     out = tmp_path / "plan-sobol"
     res = sweep(
@@ -324,9 +281,10 @@ def test_full_outputs_on_disk(tmp_path):
 def test_scale_target_year():
     target = next(t for t in load_targets() if t.id == "industrial_scale")
     plan = OutcomePlan(
-        (OutcomeSpec("scale_target_year", "first_year", "Industrial scale", target=target),),
+        (OutcomeSpec("scale_target_year", "first_year", "Industrial scale", 2025, target=target),),
         ("Industrial scale",),
         MAIN_YEARS,
+        main_outcome(),
     )
     series = np.array([np.linspace(20000, 24000, 9), np.linspace(20000, 30000, 9)])
     ds = xr.Dataset(

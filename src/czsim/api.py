@@ -156,7 +156,7 @@ def run(
     variables, times, time_step = check_run_args(
         info, engine=engine, n_runs=1, variables=variables, times=times, time_step=time_step
     )
-    constants, series = engine_inputs(scenario, model=model)
+    constants, series = engine_inputs(scenario, model=model, table=scenario.table)
     result = engines.run(
         info.path,
         engine=engine,
@@ -184,7 +184,8 @@ def run_many(
     """Run ``base`` once per row of ``overrides`` (columns: parameter names).
 
     The override values become coordinates on the ``run`` dimension, so samples and outcomes
-    stay aligned.
+    stay aligned. Parameters are those of the scenario's table (``Scenario.table``, default
+    ``model/parameters.toml``).
     """
     scenario = as_scenario(base)
     if not isinstance(overrides, pd.DataFrame | Mapping):
@@ -202,7 +203,7 @@ def run_many(
         raise ParameterError("overrides has no rows: nothing to run", key="overrides")
     if n_runs > MAX_RUNS:
         raise LimitError(f"{n_runs:,} runs; the limit is {MAX_RUNS:,}", key="overrides")
-    table = load_parameters()
+    table = scenario.table if scenario.table is not None else load_parameters()
     info = load_model(model)
     variables, times, time_step = check_run_args(
         info, engine=engine, n_runs=n_runs, variables=variables, times=times, time_step=time_step

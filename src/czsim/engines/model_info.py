@@ -10,6 +10,7 @@ Subscript handling (ranges, dims, component indices, :EXCEPT: masks) is in
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -434,6 +435,31 @@ def _model_info_cached(path: str, sha: str) -> ModelInfo:
         saveper=control["saveper"],
         _by_key={normalize(n): n for n in variables},
     )
+
+
+def model_file(text: str) -> Path:
+    """Return a file holding the model text ``text``, written once per machine and content.
+
+    The file is ``czsim-models-<user>/<sha256>.mdl`` in the system's temporary folder: a
+    Dask worker given a model's text (not a path, which need not exist on its machine)
+    parses and compiles it once, as both are cached by the content's sha256.
+    """
+    import getpass
+    import tempfile
+
+    from czsim.io import write_text
+
+    data = text.encode("utf-8")
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (some containers)
+        user = str(os.getuid())
+    path = Path(tempfile.gettempdir()) / f"czsim-models-{user}" / f"{sha}.mdl"
+    if not (path.is_file() and file_sha256(path) == sha):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text(path, text)  # atomic: another process may be writing the same file
+    return path
 
 
 def model_info(model_path: str | Path) -> ModelInfo:

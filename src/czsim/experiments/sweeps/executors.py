@@ -7,7 +7,6 @@ so the caller can write each one to disk at once.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from types import TracebackType
@@ -31,6 +30,22 @@ RETRIES = 2
 def evaluate_chunk(evaluate: Evaluate, x: np.ndarray) -> dict[str, np.ndarray]:
     """Run one chunk and make its outcomes plain float64 arrays (``(r,)`` or ``(r, T)``)."""
     return {k: np.asarray(v, dtype=float) for k, v in evaluate(x).items()}
+
+
+#: Evaluators unpickled in this (worker) process, by the sha256 of their pickle.
+_EVALUATORS: dict[str, Evaluate] = {}
+
+
+def evaluate_pickled(sha: str, payload: bytes, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Run one chunk with an evaluator shipped as cloudpickle bytes (unpickled once here)."""
+    evaluate = _EVALUATORS.get(sha)
+    if evaluate is None:
+        import cloudpickle
+
+        if len(_EVALUATORS) >= 8:
+            _EVALUATORS.clear()
+        evaluate = _EVALUATORS[sha] = cloudpickle.loads(payload)
+    return evaluate_chunk(evaluate, x)
 
 
 class InProcess(AbstractContextManager):
@@ -83,38 +98,39 @@ class DaskExecutor(AbstractContextManager):
                     key="scheduler",
                 ) from None
         else:
-            # Forked workers inherit this process's imports and parsed model, so they start
-            # in about a second instead of re-importing everything (10-20 s on 2 cores).
-            # The setting stays in force while the cluster lives: a worker that dies is
-            # restarted the same way.
-            method = (
-                "fork"
-                if "fork" in multiprocessing.get_all_start_methods()
-                else dask.config.get("distributed.worker.multiprocessing-method")
+            # Workers are started the way Dask starts them by default (spawned: fresh
+            # interpreters). Forking is faster but copies this process's locks mid-use: a
+            # process with threads (an app, a notebook, a test run) can hang a forked
+            # worker for ever.
+            method = dask.config.get("distributed.worker.multiprocessing-method")
+            self._cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
             )
-            self._config = dask.config.set({"distributed.worker.multiprocessing-method": method})
-            try:
-                self._cluster = LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
-                )
-            except BaseException:
-                self._config.__exit__(None, None, None)
-                raise
             self.client = Client(self._cluster, set_as_default=False)
             self.description = f"dask LocalCluster ({workers} worker processes, {method})"
 
     def map(self, evaluate: Evaluate, tasks: list[Task]) -> Iterator[tuple[int, dict]]:
         """Submit every chunk, then yield ``(chunk index, outcomes)`` as each finishes."""
+        import hashlib
+
+        import cloudpickle
         from distributed import as_completed
 
-        # The evaluator travels with each task (it is small): scattered data would be lost
-        # with the worker holding it, and a resubmitted chunk must not depend on that.
+        # The evaluator travels with each task, pickled by cloudpickle (so one defined in a
+        # notebook or a module registered with ``register_pickle_by_value`` needs nothing on
+        # the workers), and is unpickled once per worker. It is small (the model's text is
+        # ~50 kB): scattered data would be lost with the worker holding it, and a
+        # resubmitted chunk must not depend on that.
+        payload = cloudpickle.dumps(evaluate)
+        sha = hashlib.sha256(payload).hexdigest()
         futures = {
-            self.client.submit(evaluate_chunk, evaluate, x, pure=False, retries=RETRIES): index
+            self.client.submit(
+                evaluate_pickled, sha, payload, x, pure=False, retries=RETRIES
+            ): index
             for index, x in tasks
         }
         from distributed import KilledWorker
@@ -146,7 +162,6 @@ class DaskExecutor(AbstractContextManager):
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
-            self._config.__exit__(None, None, None)
 
 
 def check_address(address: str) -> tuple[str, str, int]:

@@ -18,19 +18,16 @@ import pandas as pd
 
 from czsim import paths
 from czsim.api import ScenarioLike, as_scenario, run_many
-from czsim.engines.model_info import file_sha256
+from czsim.engines.model_info import file_sha256, model_file
 from czsim.errors import CzsimError
 from czsim.experiments.sweeps import methods
 from czsim.experiments.sweeps.figures import write_figures
 from czsim.experiments.sweeps.outcomes import (
-    MAIN,
-    MAIN_YEARS,
-    SCALAR_YEAR,
     OutcomePlan,
+    main_outcome,
     outcome_attrs,
     plan_outcomes,
     reduce_outcomes,
-    scale_threshold,
 )
 from czsim.experiments.sweeps.run import SweepResult, check_seed, run_sweep
 from czsim.parameters import ParameterTable, load_parameters
@@ -44,26 +41,31 @@ __all__ = ["ModelEvaluator", "build_problem", "labels", "sweep"]
 class ModelEvaluator:
     """Runs one chunk of a sweep on the ensemble engine and reduces it to outcomes.
 
-    Picklable (plain data only), so Dask can ship it to worker processes. ``values`` are the
-    scenario's parameter values; ``names`` the sample's columns.
+    Plain data only, so Dask ships it to worker processes with each task: the model's
+    *text*, the parameter table and the scenario's values travel with it, so a worker needs
+    nothing but the package, in any folder on any machine (no project checkout, no
+    ``model/`` folder). A worker parses and compiles the model once (cached by the text's
+    sha256). ``names`` are the sample's columns.
     """
 
     scenario_name: str
     values: Mapping[str, Any]
     names: tuple[str, ...]
     plan: OutcomePlan
-    model: str
+    model_text: str
+    table: ParameterTable
 
     def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Outcomes of the runs ``x`` ``(r, D)``: see :func:`reduce_outcomes`."""
-        scenario = Scenario(name=self.scenario_name, values=dict(self.values))
+        model = model_file(self.model_text)
+        scenario = Scenario(name=self.scenario_name, values=dict(self.values), table=self.table)
         frame = pd.DataFrame(x, columns=list(self.names))
         result = run_many(
             scenario,
             frame,
             variables=list(self.plan.variables),
             times=list(self.plan.times),
-            model=self.model,
+            model=model,
         )
         return reduce_outcomes(result, self.plan)
 
@@ -139,10 +141,11 @@ def _figures(
 
     def report(result: SweepResult, out: Path) -> list[Path]:
         params, targets = labels()
-        scalars = [k for k in analysed if k != MAIN]
+        m = main_outcome()
+        scalars = [k for k in analysed if k != m.name]
         headline = (
-            f"{MAIN}_{SCALAR_YEAR}"
-            if f"{MAIN}_{SCALAR_YEAR}" in scalars
+            f"{m.name}_{m.scalar_year}"
+            if f"{m.name}_{m.scalar_year}" in scalars
             else (scalars[0] if scalars else None)
         )
         ds = result.dataset
@@ -157,12 +160,12 @@ def _figures(
             result.indices,
             shown,
             ds["time"].values,
-            ds[MAIN].values,
+            ds[m.name].values,
             outcome=headline,
             param_labels=params,
             target_labels=targets,
-            target=scale_threshold(),
-            target_year=SCALAR_YEAR,
+            target=m.threshold,
+            target_year=m.scalar_year,
             scenario=scenario,
             method=method,
             out=out,
@@ -215,8 +218,8 @@ def sweep(
     overwrite : bool
         Replace an ``out`` folder holding a different sweep (else refused).
     scheduler : str, optional
-        ``tcp://host:port`` of a Dask scheduler to run the chunks on. Its workers need czsim
-        installed and the project's ``model/`` folder at the same path as here.
+        ``tcp://host:port`` of a Dask scheduler to run the chunks on. Its workers need only
+        czsim installed (the model travels with each task), in any folder.
     workers : int, optional
         Run the chunks on a local Dask cluster of this many worker processes.
     chunk_size : int
@@ -240,9 +243,15 @@ def sweep(
     problem = build_problem(scen, params)
     methods.check_n(method, n, problem["num_vars"])
     analysed, plan = plan_outcomes(outcomes)
+    m = plan.main
     model = paths.MODEL_FILE
     evaluator = ModelEvaluator(
-        scen.name, dict(scen.values), tuple(problem["names"]), plan, str(model)
+        scen.name,
+        dict(scen.values),
+        tuple(problem["names"]),
+        plan,
+        model.read_text(encoding="utf-8"),
+        scen.table if scen.table is not None else load_parameters(),
     )
     identity = {
         "model_sha256": file_sha256(model),
@@ -255,8 +264,8 @@ def sweep(
         "model": str(model),
         "notes": {
             "scale_target_year": (
-                f"first year in {MAIN_YEARS[0]}-{MAIN_YEARS[-1]} with Industrial scale >= "
-                f"{scale_threshold():g}; runs that never reach it get {MAIN_YEARS[-1] + 1}"
+                f"first year in {m.years[0]}-{m.years[-1]} with {m.variable} >= "
+                f"{m.threshold:g}; runs that never reach it get {m.years[-1] + 1}"
             ),
             "probabilities": "share of all runs of the sample reaching each target",
         },
@@ -267,8 +276,8 @@ def sweep(
         method=method,
         n=n,
         seed=seed,
-        analysed=[*analysed, MAIN],
-        times=list(MAIN_YEARS),
+        analysed=[*analysed, m.name],
+        times=list(m.years),
         out=out,
         overwrite=overwrite,
         scheduler=scheduler,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -34,18 +35,54 @@ from czsim.errors import CzsimError, closest
 from czsim.names import join_variable
 from czsim.targets import Target, headline, load_targets, variable_series, year_index
 
-_HEADLINE = headline()
-#: The headline target (``[headline]`` of ``model/targets.toml``), its variable and years.
-MAIN = _HEADLINE.target.id
-MAIN_VARIABLE = _HEADLINE.target.variable
-MAIN_YEARS: tuple[int, ...] = _HEADLINE.years
-#: Target whose threshold defines ``scale_target_year`` and the fan chart's target line.
-SCALE_TARGET = MAIN
 CLUSTER_VARIABLE = "Cluster output"
-#: Year of the scalar outcomes: the headline target's year.
-SCALAR_YEAR = _HEADLINE.target.year
-#: Display unit of the headline and cluster outcomes: the headline target's.
-UNIT = _HEADLINE.target.unit
+
+
+@dataclass(frozen=True)
+class Main:
+    """The main outcome, read from ``[headline]`` of ``model/targets.toml``.
+
+    Attributes: ``name`` (the headline target's id, also the main outcome's name),
+    ``variable``, ``years`` (of the series kept), ``scalar_year`` (the target's year: the
+    year of the scalar outcomes), ``unit`` (display unit of the headline and cluster
+    outcomes) and ``threshold`` (the target's value, used by ``scale_target_year``).
+    """
+
+    name: str
+    variable: str
+    years: tuple[int, ...]
+    scalar_year: int
+    unit: str
+    threshold: float
+
+
+@lru_cache(maxsize=1)
+def main_outcome() -> Main:
+    """Return the main outcome (the file is read on first use, never at import)."""
+    h = headline()
+    t = h.target
+    return Main(t.id, t.variable, tuple(h.years), int(t.year), t.unit, float(t.value))
+
+
+_LAZY = {
+    "MAIN": "name",
+    "SCALE_TARGET": "name",
+    "MAIN_VARIABLE": "variable",
+    "MAIN_YEARS": "years",
+    "SCALAR_YEAR": "scalar_year",
+    "UNIT": "unit",
+}
+
+
+def __getattr__(name: str):
+    """Return ``MAIN``, ``MAIN_VARIABLE``, ``MAIN_YEARS``, ``SCALAR_YEAR`` or ``UNIT``.
+
+    They are the fields of :func:`main_outcome`, computed on first access, so importing this module (as every Dask worker does to run a
+    chunk) reads no project file: a worker needs nothing but the package.
+    """
+    if name in _LAZY:
+        return getattr(main_outcome(), _LAZY[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -53,28 +90,29 @@ class OutcomeSpec:
     """How one scalar outcome is read from a batch of runs.
 
     ``kind`` is ``"value"`` (the variable in ``year``), ``"reached"`` (the target met, 0/1)
-    or ``"first_year"`` (first of :data:`MAIN_YEARS` meeting ``target``, else last + 1).
+    or ``"first_year"`` (first of the main years meeting ``target``, else last + 1).
     """
 
     name: str
     kind: str
     variable: str
+    year: int
     element: str | None = None
-    year: int = SCALAR_YEAR
     target: Target | None = None
 
 
 @dataclass(frozen=True)
 class OutcomePlan:
-    """Everything a batch evaluation needs.
+    """Everything a batch evaluation needs (plain data: it travels with Dask tasks).
 
-    It holds the scalar outcomes to compute, and the model variables and save times to
-    request from the engine.
+    It holds the scalar outcomes to compute, the model variables and save times to request
+    from the engine, and the main outcome.
     """
 
     specs: tuple[OutcomeSpec, ...]
     variables: tuple[str, ...]
     times: tuple[int, ...]
+    main: Main
 
 
 def _cluster_elements(model: str | Path | None) -> tuple[str, ...]:
@@ -83,16 +121,18 @@ def _cluster_elements(model: str | Path | None) -> tuple[str, ...]:
 
 
 def _all_specs(model: str | Path | None = None) -> dict[str, OutcomeSpec]:
+    m = main_outcome()
     targets = {t.id: t for t in load_targets()}
-    scale = targets[SCALE_TARGET]
-    specs = [OutcomeSpec(f"{MAIN}_{SCALAR_YEAR}", "value", MAIN_VARIABLE)]
+    scale = targets[m.name]
+    year = m.scalar_year
+    specs = [OutcomeSpec(f"{m.name}_{year}", "value", m.variable, year)]
     specs += [
-        OutcomeSpec(f"cluster_{e}_{SCALAR_YEAR}", "value", CLUSTER_VARIABLE, e)
+        OutcomeSpec(f"cluster_{e}_{year}", "value", CLUSTER_VARIABLE, year, e)
         for e in _cluster_elements(model)
     ]
-    specs.append(OutcomeSpec("scale_target_year", "first_year", MAIN_VARIABLE, target=scale))
+    specs.append(OutcomeSpec("scale_target_year", "first_year", m.variable, year, target=scale))
     specs += [
-        OutcomeSpec(f"reached_{t.id}", "reached", t.variable, t.element, t.year, t)
+        OutcomeSpec(f"reached_{t.id}", "reached", t.variable, t.year, t.element, t)
         for t in targets.values()
         if t.tracked
     ]
@@ -106,7 +146,7 @@ def list_outcomes(model: str | Path | None = None) -> list[str]:
 
 def scale_threshold() -> float:
     """Return the headline target's value (in :data:`UNIT`) used by ``scale_target_year``."""
-    return float(_HEADLINE.target.value)
+    return main_outcome().threshold
 
 
 def plan_outcomes(
@@ -149,22 +189,24 @@ def plan_outcomes(
                 )
     chosen = [specs[n] for n in analysed]
     chosen += [s for s in specs.values() if s.kind == "reached" and s.name not in analysed]
-    variables = dict.fromkeys([MAIN_VARIABLE, *(s.variable for s in chosen)])
-    times = sorted({*MAIN_YEARS, *(s.year for s in chosen)})
-    return analysed, OutcomePlan(tuple(chosen), tuple(variables), tuple(times))
+    m = main_outcome()
+    variables = dict.fromkeys([m.variable, *(s.variable for s in chosen)])
+    times = sorted({*m.years, *(s.year for s in chosen)})
+    return analysed, OutcomePlan(tuple(chosen), tuple(variables), tuple(times), m)
 
 
 def outcome_attrs(plan: OutcomePlan) -> dict[str, dict[str, str]]:
     """Dataset attributes (description, units) of the main outcome and each planned one."""
-    out = {MAIN: {"description": f"{MAIN_VARIABLE} each year", "units": UNIT}}
+    m = plan.main
+    out = {m.name: {"description": f"{m.variable} each year", "units": m.unit}}
     for spec in plan.specs:
         variable = join_variable(spec.variable, spec.element)
         if spec.kind == "value":
-            out[spec.name] = {"description": f"{variable} in {spec.year}", "units": UNIT}
+            out[spec.name] = {"description": f"{variable} in {spec.year}", "units": m.unit}
         elif spec.kind == "first_year":
             out[spec.name] = {
                 "description": f"first year with {variable} >= {spec.target.value:g}; "
-                f"{MAIN_YEARS[-1] + 1} = not reached by {MAIN_YEARS[-1]}",
+                f"{m.years[-1] + 1} = not reached by {m.years[-1]}",
                 "units": "year",
             }
         else:
@@ -192,14 +234,15 @@ def reduce_outcomes(result: xr.Dataset, plan: OutcomePlan) -> dict[str, np.ndarr
         :data:`MAIN` -> ``(R, len(MAIN_YEARS))`` float64 (亿元) and each scalar outcome of
         ``plan.specs`` -> ``(R,)`` float64.
     """
+    m = plan.main
     times = result["time"].values
-    main = result[MAIN_VARIABLE].sel(time=list(MAIN_YEARS)).values.astype(float)
-    out: dict[str, np.ndarray] = {MAIN: main}
+    main = result[m.variable].sel(time=list(m.years)).values.astype(float)
+    out: dict[str, np.ndarray] = {m.name: main}
     for spec in plan.specs:
         if spec.kind == "first_year":
             ok = spec.target.reached(main)
-            first = np.asarray(MAIN_YEARS, dtype=float)[ok.argmax(axis=1)]
-            out[spec.name] = np.where(ok.any(axis=1), first, MAIN_YEARS[-1] + 1.0)
+            first = np.asarray(m.years, dtype=float)[ok.argmax(axis=1)]
+            out[spec.name] = np.where(ok.any(axis=1), first, m.years[-1] + 1.0)
             continue
         at = year_index(times, spec.year)
         if at is None:

@@ -120,6 +120,29 @@ def test_switch_then_nudge_keeps_the_new_scenario(app: AppTest) -> None:
     assert _scale(app) == _expected_scale(plan.with_values(financing_intensity=0.26))
 
 
+def test_widgets_of_an_older_revision_record_no_edit(monkeypatch) -> None:
+    """A quick switch on a busy server interrupts the rerun that replaces the old scenario's
+    widgets; their callbacks then arrive with the old scenario's values (the browser test saw
+    plan's 21 values applied as edits of slowdown). Only widgets of the current revision edit."""
+    from types import SimpleNamespace
+
+    from czsim.ui import state
+
+    table = load_parameters()
+    p = table["industrial_investment_growth"]
+    ss = {"rev": 3, "edits": {}, "choice": "file:slowdown", "uploads": {}}
+    monkeypatch.setattr(state, "st", SimpleNamespace(session_state=ss))
+    stale, current = f"p:2:{p.name}", f"p:3:{p.name}"
+    ss[stale] = ss[current] = units.to_display(p, 0.10)  # plan's value, not slowdown's
+    state.on_widget(p.name, stale)
+    assert ss["edits"] == {}
+    ss["choice:2"] = "file:plan"
+    state.on_choice("choice:2")  # a picker of the older revision: no switch
+    assert ss["choice"] == "file:slowdown" and ss["rev"] == 3
+    state.on_widget(p.name, current)  # the user's own move, on the widget drawn now
+    assert ss["edits"] == {p.name: pytest.approx(0.10)}
+
+
 def test_reset_then_nudge_does_not_bring_back_the_old_edit(app: AppTest) -> None:
     """Defect 1: after Reset the slider stayed at −5% and came back at the next nudge."""
     _lever(app, "industrial_investment_growth").set_value(-5.0).run()

@@ -22,6 +22,7 @@ import math
 import re
 import textwrap
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from czsim import paths
@@ -83,6 +84,16 @@ def _number(text: str, *, line: int, key: str) -> float:
 def load_counters(path: str | Path | None = None) -> tuple[Counter, ...]:
     """Read ``counters.tsv`` (one line per counter, tab-separated, header :data:`COLUMNS`)."""
     file = Path(path) if path is not None else COUNTERS_FILE
+    try:
+        st = file.stat()
+    except OSError as exc:
+        raise ParameterError(f"cannot read the counter table: {exc}", file=file) from None
+    return _load_counters(file, st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=8)
+def _load_counters(file: Path, mtime_ns: int, size: int) -> tuple[Counter, ...]:
+    # read again when the file changes (its time or size is part of the key)
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

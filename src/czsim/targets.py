@@ -267,6 +267,7 @@ def target_values(
     """
     n_runs, n_times = result.sizes["run"], result.sizes["time"]
     arrays: dict[str, tuple[np.ndarray, xr.Variable]] = {}
+    positions: dict[str, dict[str, int]] = {}
     out = np.full((n_runs if run is None else 1, len(targets), n_times), np.nan)
     pick = slice(None) if run is None else slice(run, run + 1)
     for k, target in enumerate(targets):
@@ -279,7 +280,10 @@ def target_values(
         values = values[pick]
         if target.element is not None:
             dim = next(d for d in variable.dims if d not in ("run", "time"))
-            values = values[:, :, result.indexes[dim].get_loc(target.element)]
+            if dim not in positions:
+                elements = result.variables[dim].values.tolist()
+                positions[dim] = {e: i for i, e in enumerate(elements)}
+            values = values[:, :, positions[dim][target.element]]
         out[:, k, :] = values
     return out[0] if run is not None else out
 
@@ -320,6 +324,7 @@ def scorecard(
     targets = load_targets() if targets is None else tuple(targets)
     times = result["time"].values
     values = target_values(result, targets, run=run)
+    at_year = {y: year_index(times, y) for y in {t.year for t in targets}}
     rows = []
     for k, t in enumerate(targets):
         scale = t.display_scale
@@ -336,7 +341,7 @@ def scorecard(
             "unit": t.unit,
             "target": t.value * scale if t.value is not None else math.nan,
         }
-        at = year_index(times, t.year)
+        at = at_year[t.year]
         missing = dict(value=math.nan, reached=pd.NA, gap=math.nan, first_year=math.nan)
         if t.basis == "counter" and t.tracked and t.value is not None:
             check = pace(t.element, t.value, t.year)

@@ -154,7 +154,10 @@ def on_widget(name: str, key: str) -> None:
     A value equal to the scenario's is no edit.
     """
     ss = st.session_state
-    if key not in ss:  # a widget of an older revision: nothing to record
+    if key != widget_key(name) or key not in ss:
+        # A widget of an older revision, still in the browser because the rerun that
+        # replaces it was interrupted (a quick switch on a busy server): it shows the
+        # previous scenario's values, so its "change" is no edit of this one.
         return
     table = compute.parameter_table()
     value = units.from_display(table[name], ss[key])
@@ -167,6 +170,8 @@ def on_widget(name: str, key: str) -> None:
 def on_choice(key: str) -> None:
     """Switch to the starting scenario the user picked: its values, no edits."""
     ss = st.session_state
+    if key != f"choice:{ss['rev']}":  # a picker of an older revision (see on_widget)
+        return
     if key in ss and ss[key] != ss["choice"]:
         ss["choice"] = ss[key]
         ss["edits"] = {}

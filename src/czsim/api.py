@@ -235,8 +235,8 @@ def run_many(
         times=times,
         time_step=time_step,
     )
-    for name, values in columns.items():
-        result.coords[name] = ("run", values)
+    # one call: assigning the coordinates one by one rebuilt the dataset's indexes each time
+    result = result.assign_coords({name: ("run", values) for name, values in columns.items()})
     result.attrs["scenario"] = scenario.name
     return result
 

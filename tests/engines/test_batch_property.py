@@ -64,3 +64,39 @@ def test_uniform_and_per_run_constants_agree():
         for r in range(4):
             np.testing.assert_array_equal(per_run[name].values[r], once[name].values[0])
     assert model_info(PATH).sha256 == once.attrs["model_sha256"]
+
+
+@pytest.mark.parametrize("n_runs", [7, 1100])
+def test_threads_over_blocks_of_runs_equal_one_thread(monkeypatch, n_runs):
+    """Blocks of runs advance in threads; every output (time-invariant ones included, shared
+    or per run) equals the one-thread result to the last bits (numpy may sum a reduction in
+    another order for another array size)."""
+    from czsim.engines import ensemble
+
+    constants = _draw(np.random.default_rng(11), n_runs)
+    constants[PARAMS[0][0]] = np.asarray(PARAMS[0][1])  # one value shared by all runs
+    monkeypatch.setenv("CZSIM_THREADS", "1")
+    one = run(PATH, n_runs=n_runs, constants=constants)
+    monkeypatch.setenv("CZSIM_THREADS", "3")
+    monkeypatch.setattr(ensemble, "MIN_BLOCK", 2)
+    assert len(ensemble._blocks(n_runs, ensemble.threads())) == 3
+    split = run(PATH, n_runs=n_runs, constants=constants)
+    assert list(split.data_vars) == list(one.data_vars)
+    for name in one.data_vars:
+        assert split[name].shape == one[name].shape, name
+        np.testing.assert_allclose(
+            split[name].values, one[name].values, rtol=1e-13, atol=0, err_msg=name
+        )
+
+
+def test_threads_setting_is_checked(monkeypatch):
+    from czsim.engines import ensemble
+    from czsim.errors import ModelError
+
+    monkeypatch.setenv("CZSIM_THREADS", "two")
+    with pytest.raises(ModelError, match="CZSIM_THREADS must be a whole number"):
+        ensemble.threads()
+    monkeypatch.setenv("CZSIM_THREADS", "0")
+    assert ensemble.threads() == 1
+    assert ensemble._blocks(1100, 2) == [(0, 550), (550, 1100)]
+    assert ensemble._blocks(1000, 4) == [(0, 1000)]  # a second block would be < MIN_BLOCK

@@ -301,3 +301,27 @@ def test_cluster_mapping_is_data_and_cites_its_rows():
     )
     for row in mapping.itertuples():
         assert row.sector_2015 == pytest.approx(sector[row.sector], abs=0.05), row.sector
+
+
+def test_initial_cluster_output_is_the_data_not_the_targets():
+    """The model's 2021 cluster sizes are czsim.cluster_data's (2015 sector table mapped to
+    clusters, scaled to the 2021 total, NEV anchored), not back-cast from the 2025 targets;
+    low and high shares bracket them and every variant adds up to the 2021 total."""
+    from czsim.cluster_data import initial_cluster_output, rounded, totals
+
+    info = model_info(paths.MODEL_FILE)
+    order = info.ranges["Cluster"]
+    model = info.variables["Initial cluster output"].default
+    np.testing.assert_allclose(model, rounded(initial_cluster_output(), order), rtol=0, atol=1e-9)
+    _, total_2021 = totals()
+    assert model.sum() == pytest.approx(total_2021)
+    low, high = initial_cluster_output("share_low"), initial_cluster_output("share_high")
+    for k, c in enumerate(order):
+        if c != "other_industry":
+            assert low[c] - 5 <= model[k] <= high[c] + 5, c
+    for variant in (low, high):
+        assert sum(variant.values()) == pytest.approx(total_2021)
+    back_cast = [4100, 720, 1030, 1640, 2050, 480, 1020, 570, 340, 550, 4500]
+    assert not np.allclose(model, back_cast)
+    with pytest.raises(ValueError, match="share is"):
+        initial_cluster_output("median")

@@ -1,0 +1,96 @@
+"""2021 cluster sizes from data, not from the targets they are scored against.
+
+No official 2021 breakdown of Changzhou's industrial invoiced sales by the plan's clusters
+is published. The model's ``Initial cluster output`` therefore comes from:
+
+- the 2015 above-scale output by sector (``tjj_communique_2015`` rows of
+  ``model/data/sources.csv``), mapped to clusters with shares that have ranges
+  (``model/data/cluster_mapping.csv``; each share's basis is stated there);
+- the 2015 structure applied to the 2021 total (17000 亿元, ``czrb_2023_01_14``): each
+  cluster's 2021 size is its mapped 2015 output times 17000 / 11454.3 (the 2015 above-scale
+  total), an assumption that the clusters grew alike from 2015 to 2021 except where a later
+  anchor says otherwise;
+- anchors where later data exist (``model/data/cluster_anchors.csv``, ``use = level`` with a
+  following ``use = growth`` row): NEV is its 2020 output 832 grown by the 2021 revenue growth
+  of +89% (``gxj_2021_01_21``, ``jschina_2022_02_21``);
+- ``other_industry`` is what remains of the 2021 total.
+
+:func:`initial_cluster_output` computes the sizes for the central shares, or for the low or
+high ones; ``tests/test_model.py`` checks that the model file holds the central values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from czsim import paths
+
+DATA = paths.ROOT / "model" / "data"
+MAPPING_FILE = DATA / "cluster_mapping.csv"
+ANCHORS_FILE = DATA / "cluster_anchors.csv"
+SOURCES_FILE = DATA / "sources.csv"
+#: The remainder cluster: what the mapped clusters leave of the total.
+REST = "other_industry"
+
+
+def _source_value(source_id: str, indicator_start: str) -> float:
+    sources = pd.read_csv(SOURCES_FILE, dtype={"value": str})
+    rows = sources[
+        (sources["id"] == source_id) & sources["indicator"].str.startswith(indicator_start)
+    ]
+    if len(rows) != 1:
+        raise ValueError(f"{SOURCES_FILE.name}: expected one {source_id} row {indicator_start}")
+    return float(rows["value"].iloc[0])
+
+
+def totals() -> tuple[float, float]:
+    """Return (2015 above-scale output, 2021 industrial invoiced sales), 亿元."""
+    return (
+        _source_value("tjj_communique_2015", "above_scale_industrial_output"),
+        _source_value("czrb_2023_01_14", "industrial_invoiced_sales (工业开票销售) DERIVED"),
+    )
+
+
+def anchors() -> dict[str, float]:
+    """Return the 2021 levels of the anchored clusters: a level times (1 + next year's growth)."""
+    table = pd.read_csv(ANCHORS_FILE)
+    out = {}
+    for cluster, rows in table.groupby("cluster", sort=False):
+        level = rows[rows["use"] == "level"]
+        growth = rows[rows["use"] == "growth"]
+        if len(level) == 1 and len(growth) == 1:
+            year = int(level["year"].iloc[0])
+            if int(growth["year"].iloc[0]) != year + 1 or year + 1 != 2021:
+                raise ValueError(f"{ANCHORS_FILE.name}: {cluster}'s anchor does not reach 2021")
+            out[str(cluster)] = float(level["value"].iloc[0]) * (1 + float(growth["value"].iloc[0]))
+    return out
+
+
+def initial_cluster_output(share: str = "share") -> dict[str, float]:
+    """Return the 2021 invoiced sales of every cluster (亿元).
+
+    ``share`` is the mapping's column: ``share``, ``share_low`` or ``share_high``. The
+    clusters add up to the 2021 total.
+    """
+    if share not in ("share", "share_low", "share_high"):
+        raise ValueError(f"share is 'share', 'share_low' or 'share_high', got {share!r}")
+    mapping = pd.read_csv(MAPPING_FILE)
+    total_2015, total_2021 = totals()
+    scale = total_2021 / total_2015
+    mapped = (mapping[share] * mapping["sector_2015"]).groupby(mapping["cluster"], sort=False).sum()
+    out = {str(c): float(v) * scale for c, v in mapped.items() if c != REST}
+    out.update(anchors())
+    out[REST] = total_2021 - sum(out.values())
+    return out
+
+
+def rounded(values: Mapping[str, float], order: tuple[str, ...], step: float = 10.0) -> list[float]:
+    """Return ``values`` in the range's ``order``, rounded to ``step``.
+
+    The remainder cluster takes the rounding, so the total is kept.
+    """
+    out = {c: round(values[c] / step) * step for c in order if c != REST}
+    out[REST] = round(sum(values.values()) - sum(out.values()), 6)
+    return [out[c] for c in order]

@@ -245,6 +245,32 @@ def test_verdict_first(app: AppTest) -> None:
     assert approx and all("±" in table.loc[i, t("col_target", "zh")] for i in approx)
 
 
+def test_main_chart_shows_the_p10_p90_band_on_request(app: AppTest) -> None:
+    """Verdict first: the P10–P90 band of the headline is available on the main chart (off by
+    default), from the runs behind the probabilities, and it brackets the median run."""
+    import json
+
+    import pyarrow as pa
+
+    def chart() -> tuple[list[dict], dict[str, pd.DataFrame]]:
+        proto = app.get("vega_lite_chart")[0].proto
+        data = {d.name: pa.ipc.open_stream(d.data.data).read_pandas() for d in proto.datasets}
+        return json.loads(proto.spec)["layer"], data
+
+    layer, _ = chart()
+    assert not any(lay.get("encoding", {}).get("y2") for lay in layer)
+    app.toggle(key="main_band").set_value(True).run()
+    _ok(app)
+    layer, data = chart()
+    area = next(lay for lay in layer if lay.get("encoding", {}).get("y2"))
+    assert area["encoding"]["y"]["field"] == "p10" and area["encoding"]["y2"]["field"] == "p90"
+    band = data[area["data"]["name"]]
+    assert len(band) == 10 and (band["p10"] <= band["p50"]).all()
+    assert (band["p50"] <= band["p90"]).all()
+    assert band["p90"].iloc[-1] > band["p10"].iloc[-1]  # the scenario's ranges spread the runs
+    assert app.toggle(key="main_band").label == t("band_toggle", "zh")
+
+
 def test_lever_panel_in_planner_units_with_marks(app: AppTest) -> None:
     """Defect 5: the key levers beside the chart, in %/年 and 家/年, with the baseline's and
     plan's values, not snapped to the step."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from engine_helpers import MODELS, REAL_MODEL
@@ -79,7 +81,8 @@ def test_threads_over_blocks_of_runs_equal_one_thread(monkeypatch, n_runs):
     one = run(PATH, n_runs=n_runs, constants=constants)
     monkeypatch.setenv("CZSIM_THREADS", "3")
     monkeypatch.setattr(ensemble, "MIN_BLOCK", 2)
-    assert len(ensemble._blocks(n_runs, ensemble.threads())) == 3
+    monkeypatch.setattr(ensemble, "MAX_BLOCK", max(3, n_runs // 5))  # more blocks than threads
+    assert len(ensemble._blocks(n_runs, ensemble.threads())) >= 3
     split = run(PATH, n_runs=n_runs, constants=constants)
     assert list(split.data_vars) == list(one.data_vars)
     for name in one.data_vars:
@@ -100,3 +103,7 @@ def test_threads_setting_is_checked(monkeypatch):
     assert ensemble.threads() == 1
     assert ensemble._blocks(1100, 2) == [(0, 550), (550, 1100)]
     assert ensemble._blocks(1000, 4) == [(0, 1000)]  # a second block would be < MIN_BLOCK
+    big = ensemble._blocks(100_000, 1)  # one thread: still blocks, so working arrays stay bounded
+    assert len(big) == 4 and big[0][0] == 0 and big[-1][1] == 100_000
+    assert all(hi - lo <= ensemble.MAX_BLOCK for lo, hi in big)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(big))

@@ -56,6 +56,11 @@ _VIEW_ABOVE = 65536  # time-invariant results with more values are returned as v
 #: Fewest runs per thread: below it, a batch runs in one thread (threads would cost more
 #: than they save on small arrays).
 MIN_BLOCK = 512
+#: Most runs per block: a bigger batch runs block by block, so its working arrays stay
+#: bounded. Big blocks are faster (measured, 10,000 runs in 2 threads: 2.9 s in 2 blocks,
+#: 3.5 s in blocks of 4096, 4.9 s in blocks of 1024: each operation's call costs the same
+#: whatever the block), and a batch's memory is mostly its results anyway.
+MAX_BLOCK = 32768
 
 
 # ----------------------------------------------------------------------------------
@@ -238,8 +243,12 @@ def threads() -> int:
 
 
 def _blocks(n_runs: int, n_threads: int) -> list[tuple[int, int]]:
-    """Split the runs into one block per thread, each at least :data:`MIN_BLOCK` runs."""
-    count = max(1, min(n_threads, n_runs // MIN_BLOCK))
+    """Split the runs into blocks of consecutive runs.
+
+    One block per thread, at least :data:`MIN_BLOCK` runs each, and at most
+    :data:`MAX_BLOCK`, so a big batch's working arrays stay bounded.
+    """
+    count = max(1, min(n_threads, n_runs // MIN_BLOCK), math.ceil(n_runs / MAX_BLOCK))
     edges = [n_runs * i // count for i in range(count + 1)]
     return list(itertools.pairwise(edges))
 
@@ -274,11 +283,22 @@ def _simulate_blocks(model: CompiledModel, info: ModelInfo, inputs: RunInputs, o
             info.saveper,
         )
 
-    blocks = _blocks(R, threads())
+    n_threads = threads()
+    blocks = _blocks(R, n_threads)
     if len(blocks) == 1:
         return call(0, R)
-    with ThreadPoolExecutor(len(blocks), thread_name_prefix="czsim-ensemble") as pool:
-        parts = list(pool.map(lambda b: call(*b), blocks))
+    if n_threads == 1:
+        parts = [call(*b) for b in blocks]
+    else:
+        with ThreadPoolExecutor(
+            min(n_threads, len(blocks)), thread_name_prefix="czsim-ensemble"
+        ) as pool:
+            parts = list(pool.map(lambda b: call(*b), blocks))
+    return _join_static(parts)
+
+
+def _join_static(parts: list[dict]) -> dict:
+    """Time-invariant results of all blocks: one value if shared by all runs, else stacked."""
     static = {}
     for name in parts[0]:
         values = [np.asarray(p[name], dtype=float) for p in parts]

@@ -87,8 +87,10 @@ def scenario_lines(
     target: float | None = None,
     target_label: str = "",
     height: int = 320,
+    band: pd.DataFrame | None = None,
+    band_label: str = "P10–P90",
 ) -> alt.LayerChart:
-    """One line per scenario over the years, with an optional target line.
+    """One line per scenario over the years, with an optional target line and band.
 
     Parameters
     ----------
@@ -98,6 +100,8 @@ def scenario_lines(
         Series drawn dashed (the baseline, so the current scenario stands out).
     target, target_label : float, str
         A horizontal rule and its label.
+    band : pandas.DataFrame, optional
+        Columns ``year``, ``p10``, ``p90``: an uncertainty band drawn behind the lines.
     """
     order = list(dict.fromkeys(frame["series"]))
     dash = alt.StrokeDash(
@@ -124,7 +128,23 @@ def scenario_lines(
         )
     )
     rules = [] if target is None else _target_rule(target, target_label)
-    return _layers(lines, *rules, height=height)
+    behind = []
+    if band is not None and len(band):
+        behind.append(
+            alt.Chart(band)
+            .mark_area(opacity=0.22, color=BAND)
+            .encode(
+                x=_year_axis(x_title),
+                y=alt.Y("p10:Q", title=y_title, scale=alt.Scale(zero=False)),
+                y2=alt.Y2("p90:Q"),
+                tooltip=[
+                    alt.Tooltip("year:Q", title=x_title),
+                    alt.Tooltip("p10:Q", title=f"{band_label} P10", format=",.0f"),
+                    alt.Tooltip("p90:Q", title=f"{band_label} P90", format=",.0f"),
+                ],
+            )
+        )
+    return _layers(*behind, lines, *rules, height=height)
 
 
 def band_chart(

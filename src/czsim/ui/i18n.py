@@ -161,6 +161,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "method_uniform": ("独立均匀", "Independent uniform"),
     "unc_variable": ("显示的目标", "Target shown"),
     "unc_band": ("P10–P90", "P10–P90"),
+    "band_toggle": ("显示 P10–P90 不确定区间", "Show the P10–P90 band"),
+    "band_help": (
+        "按本情景的不确定参数范围运行 {n} 次（拉丁超立方抽样，与达成概率所用的运行相同）；您调整过的参数保持您的取值。",
+        "{n} runs over the scenario's uncertain ranges (seeded Latin hypercube, the runs "
+        "behind the probabilities); a parameter you moved is held at your value.",
+    ),
     "unc_median": ("中位数", "Median"),
     "unc_prob_title": ("达成概率（模型目标）", "Probability of reaching each model-based target"),
     "unc_all_targets": (

@@ -178,19 +178,30 @@ def _overview() -> None:
     lines = [_series(source, head.id, label) for source, label in sources]
     with left:
         st.markdown(f"**{t('scale_title', lang)}**")
-        draw(
-            charts.scenario_lines(
-                pd.concat(lines),
-                x_title=t("year", lang),
-                y_title=unit_text(head.unit, lang),
-                series_title=t("series", lang),
-                dashed=[base_label],
-                target=row["target"],
-                target_label=t("scale_target", lang),
-                height=270,
-            ),
-            width="stretch",
-        )
+        chart = st.empty()
+        band = None
+        if ctx.scenario.uncertain and st.toggle(
+            t("band_toggle", lang), key="main_band", help=t("band_help", lang, n=VERDICT_RUNS)
+        ):
+            # the runs behind the verdicts' probabilities (cached): the band costs nothing more
+            bands, _ = compute.run_ensemble(ctx.toml, VERDICT_RUNS, VERDICT_SEED, "lhs", stamp)
+            band = bands[bands["id"] == head.id]
+        with chart:
+            draw(
+                charts.scenario_lines(
+                    pd.concat(lines),
+                    x_title=t("year", lang),
+                    y_title=unit_text(head.unit, lang),
+                    series_title=t("series", lang),
+                    dashed=[base_label],
+                    target=row["target"],
+                    target_label=t("scale_target", lang),
+                    height=270,
+                    band=band,
+                    band_label=t("unc_band", lang),
+                ),
+                width="stretch",
+            )
         if ctx.toml != base_toml:
             difference = row["value"] - base_card.loc[head.id, "value"]
             st.caption(t("vs_baseline", lang, delta=f"{difference:+,.0f}"))

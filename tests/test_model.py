@@ -148,9 +148,10 @@ def test_stocks_never_negative_at_extreme_parameters():
 @pytest.mark.parametrize("scenario", ["baseline", "plan", "slowdown", "new_energy_capital"])
 def test_converges_when_time_step_is_halved(scenario):
     """Halving the model's time step (1/32 year) changes 2025 industrial scale by less than
-    0.05% (measured: 0.012% baseline, 0.009% plan, 0.002% slowdown, 0.031%
+    0.05% (measured: 0.013% baseline, 0.025% plan, 0.00005% slowdown, 0.032%
     new_energy_capital), and halving again changes it by clearly less (Euler's first-order
-    convergence: the change roughly halves)."""
+    convergence: the change roughly halves), unless both changes are already below 0.001%
+    (slowdown: first-order errors of opposite sign nearly cancel, so the ratio is noise)."""
     dt = model_info(paths.MODEL_FILE).time_step
     out = {
         h: czsim.run(scenario, time_step=h, variables=["Industrial scale"])
@@ -160,7 +161,7 @@ def test_converges_when_time_step_is_halved(scenario):
     first = abs(v[dt / 2] - v[dt]) / v[dt / 2]
     second = abs(v[dt / 4] - v[dt / 2]) / v[dt / 4]
     assert first < 0.0005
-    assert second < 0.75 * first
+    assert second < 0.75 * first or max(first, second) < 1e-5
 
 
 def test_exponential_growth_closed_form_through_the_engines(tmp_path):

@@ -1,5 +1,5 @@
 """Benchmark of sensitivity sweeps: a Sobol sweep of the real model, in-process and on a
-2-worker Dask LocalCluster, against the time PySD would need for the same runs.
+1- and a 2-worker Dask LocalCluster, against the time PySD would need for the same runs.
 
 Run from the project root::
 
@@ -90,12 +90,17 @@ def main() -> None:
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, workers in (("in-process", None), ("LocalCluster, 2 workers", 2)):
-            out = Path(tmp) / name.split(",")[0]
+        configurations = (
+            ("in-process", None),
+            ("LocalCluster, 1 worker", 1),
+            ("LocalCluster, 2 workers", 2),
+        )
+        for name, workers in configurations:
+            out = Path(tmp) / name.replace(",", "").replace(" ", "_")
             rows.append(
                 (name, cold(args.scenario, args.n, out, workers), xr.load_dataset(out / "sweep.nc"))
             )
-    (_, first, local), (_, _, dask) = rows
+    (_, first, local), (_, one_worker, _), (_, two_workers, dask) = rows
     differ = [v for v in local.data_vars if not np.array_equal(local[v].values, dask[v].values)]
     per_run = pysd_seconds_per_run(args.scenario, args.pysd_runs)
     runs = first["runs"]
@@ -123,6 +128,8 @@ def main() -> None:
         f"   ({args.pysd_runs} runs measured: {', '.join(f'{s:.2f}' for s in per_run)} s)"
     )
     print(f"speed-up of the in-process sweep over PySD: {median * runs / first['sweep']:,.0f}x")
+    sim1, sim2 = one_worker["timing"]["simulate"], two_workers["timing"]["simulate"]
+    print(f"2 Dask workers vs 1 on the simulation part: {sim1 / sim2:.2f}x  (goal >= 1.7x)")
     print(
         "in-process and LocalCluster results identical: "
         + ("yes" if not differ else f"NO, {len(differ)} variables differ, e.g. {differ[:3]}")

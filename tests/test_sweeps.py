@@ -425,6 +425,22 @@ def test_cli_sweep_prints_summary_and_writes_files(tmp_path):
     assert (out / "sweep.nc").is_file() and (out / "fan.svg").is_file()
 
 
+def test_figures_on_request_without_simulating_again(tmp_path):
+    out = tmp_path / "s"
+    argv = ["sweep", "baseline", "--method", "lhs", "--n", "12", "--out", str(out)]
+    argv += ["--params", "industrial_investment_growth,demand_growth_nev", "--chunk-size", "6"]
+    args = _sweep_parser().parse_args([*argv, "--no-figures"])
+    assert args.func(args, Console(record=True, width=140)) == 0
+    first = json.loads((out / "manifest.json").read_text())
+    assert (out / "sweep.nc").is_file() and not list(out.glob("*.png"))
+    assert not any(f.endswith((".png", ".svg")) for f in first["files"])
+    args = _sweep_parser().parse_args(argv)
+    assert args.func(args, Console(record=True, width=140)) == 0
+    again = json.loads((out / "manifest.json").read_text())
+    assert again["chunks_reused"] == again["chunks"] == 2
+    assert {"fan.png", "fan.svg"} <= set(again["files"]) and (out / "fan.png").is_file()
+
+
 def test_cli_main_exit_codes(tmp_path, capsys):
     from czsim.cli import main
 

@@ -61,6 +61,7 @@ def _cmd(args: argparse.Namespace, console: Console) -> int:
         workers=args.workers,
         chunk_size=args.chunk_size,
         progress=True,
+        figures=not args.no_figures,
     )
     m = result.manifest
     outcome, top = _top_indices(result.indices, args.method)
@@ -124,5 +125,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--overwrite",
         action="store_true",
         help="replace an output folder holding a different sweep",
+    )
+    p.add_argument(
+        "--no-figures",
+        action="store_true",
+        help="write the data only (the PNG/SVG figures take 3-4 s: Chinese labels are slow to "
+        "lay out); rerun without it to add them, nothing is simulated again",
     )
     p.set_defaults(func=_cmd)

@@ -109,6 +109,9 @@ class DaskExecutor(AbstractContextManager):
                 processes=True,
                 dashboard_address=None,
                 silence_logs=logging.ERROR,
+                # each worker process is one of the machine's cores: its engine runs in
+                # one thread (else N workers x N engine threads oversubscribe the cores)
+                env={"CZSIM_THREADS": "1"},
             )
             self.client = Client(self._cluster, set_as_default=False)
             self.description = f"dask LocalCluster ({workers} worker processes, {method})"

@@ -17,6 +17,7 @@ from pathlib import Path
 import cloudpickle
 import numpy as np
 import pytest
+from test_sweeps import ISHIGAMI, SMALL_MODEL_SWEEP, assert_same_result, ishigami
 
 from czsim.experiments.sweeps import methods as sweep_methods
 from czsim.experiments.sweeps import run_sweep, sweep
@@ -26,13 +27,7 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 pytest.importorskip("distributed")
 
-ISHIGAMI = sweep_methods.make_problem(["x1", "x2", "x3"], [(-np.pi, np.pi)] * 3)
 START_TIMEOUT = 120.0
-
-
-def ishigami(x: np.ndarray) -> dict[str, np.ndarray]:
-    y = np.sin(x[:, 0]) + 7.0 * np.sin(x[:, 1]) ** 2 + 0.1 * x[:, 2] ** 4 * np.sin(x[:, 0])
-    return {"y": y, "reached_y_positive": (y > 0).astype(float)}
 
 
 class KillWorkerOnce:
@@ -73,25 +68,26 @@ def cluster(tmp_path_factory):
     empty_home.mkdir()
     env = {**os.environ, "CZSIM_HOME": str(empty_home)}
     scheduler_file = root / "scheduler.json"
-    dask = [sys.executable, "-m", "dask"]
     log = (root / "cluster.log").open("w")
-    procs = [
-        subprocess.Popen(
-            [
-                *dask,
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--no-dashboard",
-                "--scheduler-file",
-                str(scheduler_file),
-            ],
+
+    def start(*args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "dask", *args, "--no-dashboard"],
             cwd=elsewhere,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+        )
+
+    procs = [
+        start(
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--scheduler-file",
+            str(scheduler_file),
         )
     ]
     try:
@@ -102,26 +98,18 @@ def cluster(tmp_path_factory):
             time.sleep(0.1)
         for _ in range(2):
             procs.append(
-                subprocess.Popen(
-                    [
-                        *dask,
-                        "worker",
-                        "--scheduler-file",
-                        str(scheduler_file),
-                        "--host",
-                        "127.0.0.1",
-                        "--nthreads",
-                        "1",
-                        "--nworkers",
-                        "1",
-                        "--no-dashboard",
-                        "--local-directory",
-                        str(elsewhere),
-                    ],
-                    cwd=elsewhere,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
+                start(
+                    "worker",
+                    "--scheduler-file",
+                    str(scheduler_file),
+                    "--host",
+                    "127.0.0.1",
+                    "--nthreads",
+                    "1",
+                    "--nworkers",
+                    "1",
+                    "--local-directory",
+                    str(elsewhere),
                 )
             )
         with Client(scheduler_file=str(scheduler_file), timeout=30) as client:
@@ -134,22 +122,10 @@ def cluster(tmp_path_factory):
 
 
 def test_model_sweep_on_workers_without_the_project_equals_in_process(cluster):
-    kwargs = dict(
-        method="mc",
-        n=40,
-        seed=2,
-        chunk_size=10,
-        params=["industrial_investment_growth", "demand_growth_nev", "rd_intensity"],
-        outcomes=["industrial_scale_2025", "cluster_nev_2025", "reached_industrial_scale"],
-    )
-    local = sweep("plan", **kwargs)
-    remote = sweep("plan", scheduler=cluster, **kwargs)
+    local = sweep("plan", **SMALL_MODEL_SWEEP)
+    remote = sweep("plan", scheduler=cluster, **SMALL_MODEL_SWEEP)
     assert remote.manifest["executor"] == f"dask scheduler {cluster}"
-    import xarray as xr
-
-    xr.testing.assert_identical(local.dataset, remote.dataset)
-    assert local.indices.equals(remote.indices)
-    assert local.probabilities.equals(remote.probabilities)
+    assert_same_result(local, remote)
 
 
 def test_worker_that_dies_mid_task_loses_nothing(cluster, tmp_path):
@@ -167,8 +143,4 @@ def test_worker_that_dies_mid_task_loses_nothing(cluster, tmp_path):
         out=tmp_path / "out",
     )
     assert (tmp_path / "killed-once").exists()
-    import xarray as xr
-
-    xr.testing.assert_identical(reference.dataset, res.dataset)
-    assert reference.indices.equals(res.indices)
-    assert reference.probabilities.equals(res.probabilities)
+    assert_same_result(reference, res)

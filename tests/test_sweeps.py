@@ -180,17 +180,20 @@ def test_seeded_sweep_is_reproducible():
     assert sorted(over_time["time"].unique()) == list(MAIN_YEARS)
 
 
+#: A small model sweep run in process and on Dask (here and in test_cluster.py).
+SMALL_MODEL_SWEEP = dict(
+    method="mc",
+    n=40,
+    seed=2,
+    chunk_size=10,
+    params=["industrial_investment_growth", "demand_growth_nev", "rd_intensity"],
+    outcomes=["industrial_scale_2025", "cluster_nev_2025", "reached_industrial_scale"],
+)
+
+
 def test_local_cluster_matches_in_process():
-    kwargs = dict(
-        method="mc",
-        n=40,
-        seed=2,
-        chunk_size=10,
-        params=["industrial_investment_growth", "demand_growth_nev", "rd_intensity"],
-        outcomes=["industrial_scale_2025", "cluster_nev_2025", "reached_industrial_scale"],
-    )
-    local = sweep("plan", **kwargs)
-    distributed = sweep("plan", workers=2, **kwargs)
+    local = sweep("plan", **SMALL_MODEL_SWEEP)
+    distributed = sweep("plan", workers=2, **SMALL_MODEL_SWEEP)
     assert "LocalCluster (2 worker" in distributed.manifest["executor"]
     assert_same_result(local, distributed)
 

@@ -77,6 +77,22 @@ def _target_rule(value: float, label: str) -> list[alt.Chart]:
     return [rule, text]
 
 
+def _band_area(
+    chart: alt.Chart, x_title: str, y_title: str, label: str, *, opacity: float, fmt: str
+) -> alt.Chart:
+    """Return the P10–P90 area of a frame with columns ``year``, ``p10``, ``p90``."""
+    return chart.mark_area(opacity=opacity, color=BAND).encode(
+        x=_year_axis(x_title),
+        y=alt.Y("p10:Q", title=y_title, scale=alt.Scale(zero=False)),
+        y2=alt.Y2("p90:Q"),
+        tooltip=[
+            alt.Tooltip("year:Q", title=x_title),
+            alt.Tooltip("p10:Q", title=f"{label} P10", format=fmt),
+            alt.Tooltip("p90:Q", title=f"{label} P90", format=fmt),
+        ],
+    )
+
+
 def scenario_lines(
     frame: pd.DataFrame,
     *,
@@ -131,18 +147,7 @@ def scenario_lines(
     behind = []
     if band is not None and len(band):
         behind.append(
-            alt.Chart(band)
-            .mark_area(opacity=0.22, color=BAND)
-            .encode(
-                x=_year_axis(x_title),
-                y=alt.Y("p10:Q", title=y_title, scale=alt.Scale(zero=False)),
-                y2=alt.Y2("p90:Q"),
-                tooltip=[
-                    alt.Tooltip("year:Q", title=x_title),
-                    alt.Tooltip("p10:Q", title=f"{band_label} P10", format=",.0f"),
-                    alt.Tooltip("p90:Q", title=f"{band_label} P90", format=",.0f"),
-                ],
-            )
+            _band_area(alt.Chart(band), x_title, y_title, band_label, opacity=0.22, fmt=",.0f")
         )
     return _layers(*behind, lines, *rules, height=height)
 
@@ -166,15 +171,7 @@ def band_chart(
         Columns ``year``, ``p10``, ``p50``, ``p90``.
     """
     base = alt.Chart(bands).encode(x=_year_axis(x_title))
-    area = base.mark_area(opacity=0.3, color=BAND).encode(
-        y=alt.Y("p10:Q", title=y_title, scale=alt.Scale(zero=False)),
-        y2=alt.Y2("p90:Q"),
-        tooltip=[
-            alt.Tooltip("year:Q", title=x_title),
-            alt.Tooltip("p10:Q", title=f"{band_label} P10", format=",.4g"),
-            alt.Tooltip("p90:Q", title=f"{band_label} P90", format=",.4g"),
-        ],
-    )
+    area = _band_area(base, x_title, y_title, band_label, opacity=0.3, fmt=",.4g")
     median = base.mark_line(point=True, color=BAND, strokeWidth=2.5).encode(
         y=alt.Y("p50:Q"),
         tooltip=[

@@ -306,7 +306,7 @@ def test_real_model_break_even_meets_the_scale_target_exactly():
     table = czsim.break_even("industrial_scale", "baseline")
     found = table[table["status"] == "break-even"]
     assert len(found) >= 1, table[["lever", "status"]]
-    assert set(table["status"]) <= {"break-even", "always met", "not reachable"}
+    assert set(table["status"]) <= {"break-even", "always met", "unreachable"}
     row = found.iloc[0]
     p = load_parameters()[row["lever"]]
     assert p.low < row["break_even"] < p.high

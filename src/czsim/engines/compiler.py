@@ -132,6 +132,24 @@ class _Compiler(_DefinitionsMixin, _StatefulsMixin):
     def combine(self, fmt: str, args: list[_Expr]) -> _Expr:
         axes = self.union(args)
         static = all(a.static for a in args)
+        switched = [i for i, a in enumerate(args) if a.switch is not None]
+        if len(switched) == 1 and all(a.static for j, a in enumerate(args) if j != switched[0]):
+            # (x if t < T else y) op z, with x, y, z static: (x op z) and (y op z) are static,
+            # so both are computed once before the time loop and each step only picks one
+            # (the same operations on the same values: the same results)
+            i = switched[0]
+            cond, then, other = args[i].switch
+            branches = [
+                self.hoist(self.combine(fmt, [b if j == i else a for j, a in enumerate(args)]))
+                for b in (then, other)
+            ]
+            return _Expr(
+                f"({branches[0].code} if {cond} else {branches[1].code})",
+                branches[0].axes,
+                branches[0].scalar,
+                False,
+                (cond, *branches),
+            )
         if not static:
             args = [self.hoist(a) for a in args]
         codes = [f"({self.align(a, axes)})" for a in args]
@@ -397,11 +415,13 @@ class _Compiler(_DefinitionsMixin, _StatefulsMixin):
                 static = all(a.static for a in args)
                 if not static:
                     args = [self.hoist(a) for a in args]
+                branches_static = args[1].static and args[2].static
                 return _Expr(
                     f"({args[1].code} if {args[0].code} else {args[2].code})",
                     args[1].axes,
                     args[1].scalar,
                     static,
+                    None if static or not branches_static else (args[0].code, args[1], args[2]),
                 )
             return self.combine(fmt, args)
         if fname == "pi":

@@ -24,6 +24,9 @@ class _Expr:
     axes: tuple[str, ...]
     scalar: bool
     static: bool = False  # constant over time (known in the second compiler pass only)
+    #: A switch on time between two static values, ``(condition code, then, else)``: an
+    #: operation with otherwise static operands is done on each branch before the loop.
+    switch: tuple[str, _Expr, _Expr] | None = None
 
 
 @dataclass

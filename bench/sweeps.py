@@ -28,12 +28,12 @@ from pathlib import Path
 START = time.perf_counter()
 
 
-def one(scenario: str, n: int, out: Path, workers: int | None) -> None:
+def one(scenario: str, n: int, out: Path, workers: int | None, chunk_size: int) -> None:
     """Run one sweep in this (fresh) process and print its timings as JSON."""
     from czsim.experiments.sweeps import sweep
 
     imported = time.perf_counter()
-    result = sweep(scenario, method="sobol", n=n, out=out, workers=workers)
+    result = sweep(scenario, method="sobol", n=n, out=out, workers=workers, chunk_size=chunk_size)
     done = time.perf_counter()
     print(
         json.dumps(
@@ -47,9 +47,10 @@ def one(scenario: str, n: int, out: Path, workers: int | None) -> None:
     )
 
 
-def cold(scenario: str, n: int, out: Path, workers: int | None) -> dict:
+def cold(scenario: str, n: int, out: Path, workers: int | None, chunk_size: int) -> dict:
     """Timings of :func:`one` run in a new interpreter."""
     cmd = [sys.executable, __file__, "--scenario", scenario, "--n", str(n), "--one", str(out)]
+    cmd += ["--chunk-size", str(chunk_size)]
     if workers:
         cmd += ["--workers", str(workers)]
     done = subprocess.run(cmd, check=True, capture_output=True, text=True)
@@ -78,11 +79,14 @@ def main() -> None:
     parser.add_argument("--scenario", default="baseline")
     parser.add_argument("--n", type=int, default=1024, help="Sobol base sample (power of 2)")
     parser.add_argument("--pysd-runs", type=int, default=3, help="PySD runs to time")
+    parser.add_argument(
+        "--chunk-size", type=int, default=4096, help="runs per task (default: the sweep's)"
+    )
     parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)  # child: run one sweep
     parser.add_argument("--workers", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        one(args.scenario, args.n, args.one, args.workers)
+        one(args.scenario, args.n, args.one, args.workers, args.chunk_size)
         return
 
     import numpy as np
@@ -98,7 +102,11 @@ def main() -> None:
         for name, workers in configurations:
             out = Path(tmp) / name.replace(",", "").replace(" ", "_")
             rows.append(
-                (name, cold(args.scenario, args.n, out, workers), xr.load_dataset(out / "sweep.nc"))
+                (
+                    name,
+                    cold(args.scenario, args.n, out, workers, args.chunk_size),
+                    xr.load_dataset(out / "sweep.nc"),
+                )
             )
     (_, first, local), (_, one_worker, _), (_, two_workers, dask) = rows
     differ = [v for v in local.data_vars if not np.array_equal(local[v].values, dask[v].values)]

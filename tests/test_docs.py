@@ -135,7 +135,7 @@ def test_feedback_loops_are_closed_paths_of_live_links():
 def test_broken_loop_is_reported(tmp_path):
     original = MODEL.read_text(encoding="utf-8")
     text = original.replace(
-        "RD intensity * Industrial scale", "RD intensity * Total initial output"
+        "RD intensity * Industrial scale", "RD intensity * Initial industrial scale"
     )
     assert text != original
     edited = tmp_path / "edited.mdl"

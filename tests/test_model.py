@@ -305,24 +305,63 @@ def test_cluster_mapping_is_data_and_cites_its_rows():
 
 
 def test_initial_cluster_output_is_the_data_not_the_targets():
-    """The model's 2021 cluster sizes are czsim.cluster_data's (2015 sector table mapped to
-    clusters, scaled to the 2021 total, NEV anchored), not back-cast from the 2025 targets;
-    low and high shares bracket them and every variant adds up to the 2021 total."""
-    from czsim.cluster_data import initial_cluster_output, rounded, totals
+    """The model computes its 2021 cluster sizes from the 2015 sector table, the mapping shares,
+    the 2021 total and the NEV anchor, exactly as czsim.cluster_data does from the data files
+    (not back-cast from the 2025 targets); with the low or high shares it stays within the
+    computation's bracket, and every variant adds up to the 2021 total."""
+    from czsim.cluster_data import initial_cluster_output, totals
 
     info = model_info(paths.MODEL_FILE)
     order = info.ranges["Cluster"]
-    model = info.variables["Initial cluster output"].default
-    np.testing.assert_allclose(model, rounded(initial_cluster_output(), order), rtol=0, atol=1e-9)
+    result = czsim.run("baseline", variables=["Initial cluster output"], times=[2021])
+    model = result["Initial cluster output"].values.reshape(len(order))
+    expected = initial_cluster_output()
+    np.testing.assert_allclose(model, [expected[c] for c in order], rtol=1e-12)
     _, total_2021 = totals()
     assert model.sum() == pytest.approx(total_2021)
     low, high = initial_cluster_output("share_low"), initial_cluster_output("share_high")
     for k, c in enumerate(order):
         if c != "other_industry":
-            assert low[c] - 5 <= model[k] <= high[c] + 5, c
+            assert low[c] - 1e-9 <= model[k] <= high[c] + 1e-9, c
     for variant in (low, high):
         assert sum(variant.values()) == pytest.approx(total_2021)
+        assert variant["other_industry"] > 0
     back_cast = [4100, 720, 1030, 1640, 2050, 480, 1020, 570, 340, 550, 4500]
-    assert not np.allclose(model, back_cast)
+    assert not np.allclose(model, back_cast, rtol=0.02)
     with pytest.raises(ValueError, match="share is"):
         initial_cluster_output("median")
+
+
+def test_the_mapping_shares_are_parameters_with_the_files_ranges():
+    """Every mapped share of model/data/cluster_mapping.csv is an uncertain parameter whose
+    default and range are the file's, and the model's sector outputs are the file's."""
+    import pandas as pd
+
+    from czsim.parameters import load_parameters
+    from czsim.scenarios import load_scenario
+
+    mapping = pd.read_csv(paths.ROOT / "model" / "data" / "cluster_mapping.csv")
+    table = load_parameters()
+    by_variable = {p.full_variable: p for p in table.values()}
+    uncertain = set(load_scenario("baseline").uncertain)
+    info = model_info(paths.MODEL_FILE)
+    sectors = info.variables["Sector output 2015"].default
+    checked = 0
+    for row in mapping.itertuples():
+        if row.share_low == row.share_high:  # fixed by definition (nev, other_industry)
+            continue
+        if row.cluster == "new_materials" and row.sector == "metallurgy":
+            variable = "New materials share of metallurgy"
+        else:
+            variable = f"Cluster share of sector[{row.cluster}]"
+        p = by_variable[variable]
+        assert (p.default, p.low, p.high) == (row.share, row.share_low, row.share_high), variable
+        assert p.name in uncertain, p.name
+        checked += 1
+    assert checked == 10
+    model_sectors = dict(zip(info.ranges["Sector"], sectors, strict=True))
+    names = {"textiles": "textiles_garments", "rest": "rest_of_industry"}
+    for row in mapping.drop_duplicates("sector").itertuples():
+        key = names.get(row.sector, row.sector)
+        key = key if key in model_sectors else f"{key}_sector"
+        assert model_sectors[key] == pytest.approx(row.sector_2015), row.sector

@@ -15,13 +15,15 @@ is published. The model's ``Initial cluster output`` therefore comes from:
   of +89% (``gxj_2021_01_21``, ``jschina_2022_02_21``);
 - ``other_industry`` is what remains of the 2021 total.
 
-:func:`initial_cluster_output` computes the sizes for the central shares, or for the low or
-high ones; ``tests/test_model.py`` checks that the model file holds the central values.
+The model computes the same sizes in its own equations (``Mapped 2015 output``, ``Mapped
+2021 output``, ``Initial cluster output``), with the shares, the 2021 total and the NEV anchor
+as uncertain parameters (``model/parameters.toml``, group ``initial``), so the bands carry the
+mapping's uncertainty. :func:`initial_cluster_output` is the independent computation from the
+files, for the central shares or the low or high ones; ``tests/test_model.py`` checks that the
+model's values are these.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 import pandas as pd
 
@@ -84,13 +86,3 @@ def initial_cluster_output(share: str = "share") -> dict[str, float]:
     out.update(anchors())
     out[REST] = total_2021 - sum(out.values())
     return out
-
-
-def rounded(values: Mapping[str, float], order: tuple[str, ...], step: float = 10.0) -> list[float]:
-    """Return ``values`` in the range's ``order``, rounded to ``step``.
-
-    The remainder cluster takes the rounding, so the total is kept.
-    """
-    out = {c: round(values[c] / step) * step for c in order if c != REST}
-    out[REST] = round(sum(values.values()) - sum(out.values()), 6)
-    return [out[c] for c in order]

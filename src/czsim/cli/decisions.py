@@ -1,4 +1,7 @@
-"""``czsim break-even | what-it-takes | attribute``: what it takes, and what explains a gap."""
+"""``czsim break-even | what-it-takes | attribute | screen``: decision tools.
+
+What it takes to reach a target, what explains a gap, which inputs matter.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from rich.table import Table
 
 from czsim import decisions
 from czsim.cli.console import escape, format_number, spinner
+from czsim.errors import InputError
 from czsim.io import TABLE_FORMATS, write_table
 
 
@@ -93,8 +97,53 @@ def _cmd_attribute(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _cmd_screen(args: argparse.Namespace, console: Console) -> int:
+    from czsim.experiments.screening import screen
+    from czsim.experiments.sweeps.outcomes import main_outcome
+
+    main = main_outcome()
+    variable = args.variable or main.variable
+    threshold = args.threshold
+    if threshold is None and variable == main.variable:
+        threshold = main.threshold
+    year = args.year if args.year is not None else main.scalar_year
+    if args.top < 1:
+        raise InputError(f"--top is a positive number, got {args.top}", key="--top")
+    with spinner("screen") as update:
+        update("every input at both ends, in one ensemble call")
+        frame = screen(
+            args.scenario,
+            variable=variable,
+            year=year,
+            relative=args.relative,
+            threshold=threshold,
+        )
+    own = frame.attrs["value"]
+    cols = ["input", "kind", "uncertain", "low", "high", "value_low", "value_high", "effect"]
+    if threshold is not None:
+        cols.append("flips")
+    _print(
+        frame.head(args.top),
+        cols,
+        title=f"One at a time 单因素筛选: {variable} {year:g} from {args.scenario} ({own:,.0f})",
+        console=console,
+    )
+    big = frame[frame["effect"] > args.tolerance]
+    line = (
+        f"{len(frame)} inputs; {len(big)} move it by more than {args.tolerance:.1%} alone, "
+        f"{int((big['kind'] == 'constant').sum())} of them not in the parameter table, "
+        f"{int(((big['kind'] == 'assumption') & ~big['uncertain']).sum())} assumptions "
+        "without an uncertainty range"
+    )
+    if threshold is not None:
+        line += f"; {int(frame['flips'].sum())} flip ≥ {threshold:,.0f} alone"
+    console.print(line)
+    _write(frame, args.out, console, "screen")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``czsim break-even``, ``czsim what-it-takes`` and ``czsim attribute``."""
+    """Add ``czsim break-even``, ``czsim what-it-takes``, ``czsim attribute``, ``czsim screen``."""
     out_help = f"write the table ({', '.join(TABLE_FORMATS)})"
     p = sub.add_parser("break-even", help="the value of each key lever at which a target is met")
     p.add_argument("scenario", help="scenario file or name")
@@ -123,3 +172,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", metavar="FILE", help=out_help)
     p.set_defaults(func=_cmd_attribute)
+
+    p = sub.add_parser("screen", help="move every input one at a time: which ones matter")
+    p.add_argument("scenario", help="scenario file or name")
+    p.add_argument("--variable", help="model variable (default: the headline's)")
+    p.add_argument("--year", type=float, help="year read (default: the headline target's)")
+    p.add_argument(
+        "--relative",
+        type=float,
+        default=0.1,
+        help="relative move of constants that have no range (default 0.1)",
+    )
+    p.add_argument("--threshold", type=float, help="a level: count the inputs that cross it")
+    p.add_argument("--tolerance", type=float, default=0.005, help="effect counted (0.005)")
+    p.add_argument("--top", type=int, default=20, help="rows printed (20)")
+    p.add_argument("--out", metavar="FILE", help=out_help)
+    p.set_defaults(func=_cmd_screen)

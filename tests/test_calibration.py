@@ -14,6 +14,7 @@ import czsim
 from czsim.cli import main
 from czsim.errors import CzsimError, ParameterError
 from czsim.experiments.calibration import (
+    CALIBRATED_FILE,
     DEFAULT_PARAMETERS,
     MAX_CORRELATION,
     OBSERVATIONS_FILE,
@@ -284,3 +285,42 @@ def test_committed_calibrated_scenario_equals_a_fresh_calibration():
 
     fresh = calibrate().scenario.to_toml()
     assert CALIBRATED_FILE.read_text(encoding="utf-8") == fresh, "run czsim calibrate"
+
+
+def test_a_new_observation_updates_the_baseline_with_no_code_change(tmp_path, capsys):
+    """Appending a row to the observations file and rerunning `czsim calibrate` moves the
+    calibrated scenario, and the baseline that extends it, toward the new figure (item 13 of
+    the model issue: new observations are data). The row is synthetic: GDP 2023 3% above the
+    baseline's own value, with a tight error scale."""
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    for name in ("baseline.toml", "calibrated.toml"):
+        shutil.copy(CALIBRATED_FILE.parent / name, scenarios / name)
+    before = czsim.run(scenarios / "baseline.toml", variables=["GDP"], times=[2023])
+    gdp_before = float(before["GDP"].values.ravel()[0])
+    frame = pd.read_csv(OBSERVATIONS_FILE, dtype=str, keep_default_na=False)
+    synthetic = {c: "" for c in frame.columns}
+    synthetic.update(
+        id="gdp_2023_synthetic",
+        variable="GDP",
+        year="2023",
+        value=f"{gdp_before * 1.03:.1f}",
+        kind="level",
+        sigma=f"{gdp_before * 0.005:.1f}",
+        source="caei_gdp_2022",
+        note="synthetic row for the test",
+    )
+    path = tmp_path / "observations.csv"
+    pd.concat([frame, pd.DataFrame([synthetic])]).to_csv(path, index=False)
+    shutil.copy(SOURCES_FILE, tmp_path / "sources.csv")
+    written = scenarios / "calibrated.toml"
+    args = ["calibrate", "--observations", str(path), "--write-scenario", str(written)]
+    assert main(args) == 0
+    assert "29 observations" in czsim.load_scenario(written).description_en
+    after = czsim.run(scenarios / "baseline.toml", variables=["GDP"], times=[2023])
+    gdp_after = float(after["GDP"].values.ravel()[0])
+    assert gdp_after > gdp_before + 0.005 * gdp_before  # moved toward the new row by > 1 sigma
+    assert gdp_after < gdp_before * 1.03
+    committed = czsim.load_scenario(CALIBRATED_FILE)
+    fitted = czsim.load_scenario(written)
+    assert fitted.values["manufacturing_va_ratio"] != committed.values["manufacturing_va_ratio"]

@@ -21,8 +21,8 @@ instead (``"corners"``: all lows, all highs and each parameter alone at its low 
 
 Assertions (each on ``variable``, optionally one ``element``, over years ``from``..``to``):
 ``">=" / "<="`` a number or another variable (element by element), ``falls`` / ``rises``
-(every year strictly below / above the year before), ``below_scenario`` (strictly below the
-same variable in a plain run of the named scenario), ``sum_of`` (the variable equals the sum
+(every year strictly below / above the year before), ``below_scenario`` / ``above_scenario``
+(strictly below / above the same variable in a plain run of the named scenario), ``sum_of`` (the variable equals the sum
 of another over its subscript), ``finite``. ``variable = "stocks"`` means every stock.
 ``expect = "fail"`` with a ``reason`` records a known weakness of the model: the test then
 requires that the check still fails, so fixing the model forces the record to be updated.
@@ -46,7 +46,16 @@ from czsim.parameters import load_parameters
 from czsim.tomlfile import read_toml
 
 CHECKS_FILE = paths.ROOT / "model" / "checks.toml"
-_COMPARATORS = (">=", "<=", "falls", "rises", "sum_of", "finite", "below_scenario")
+_COMPARATORS = (
+    ">=",
+    "<=",
+    "falls",
+    "rises",
+    "sum_of",
+    "finite",
+    "below_scenario",
+    "above_scenario",
+)
 #: Relative slack of comparisons (floating-point noise of MIN and sums).
 RTOL = 1e-9
 
@@ -217,13 +226,12 @@ def _assert(result: xr.Dataset, spec: dict, stocks: Sequence[str], model: Path) 
             total = other.sum(dim=other.dims[-1]).values
             if not np.allclose(v, total, rtol=1e-9, atol=0):
                 problems.append(f"{label} != sum of {spec['sum_of']}")
-        if "below_scenario" in spec:
-            ref = _select(czsim_run(spec["below_scenario"], model, name), spec).values
-            if not np.all(v < ref):
-                problems.append(
-                    f"{label} not below {spec['below_scenario']} "
-                    f"(max {float(np.max(v)):.6g} vs {float(np.max(ref)):.6g})"
-                )
+        for key, word, sign in (("below_scenario", "below", 1), ("above_scenario", "above", -1)):
+            if key in spec:
+                ref = _select(czsim_run(spec[key], model, name), spec).values
+                if not np.all(sign * v < sign * ref):
+                    gap = float(np.max(sign * (v - ref)))
+                    problems.append(f"{label} not {word} {spec[key]} (by {gap:.6g} at worst)")
         for op, sign in (("falls", -1), ("rises", 1)):
             if spec.get(op):
                 yearly = da.sel(time=da.time[np.isclose(da.time % 1, 0)])

@@ -90,7 +90,7 @@ def test_sectors_are_the_group_headers(table):
 def test_equation_and_source_kind_as_written(table):
     row = table.set_index("name")
     assert row.loc["Capital", "equation"] == (
-        "INTEG ( Cluster investment[Cluster] - Depreciation[Cluster], Initial capital[Cluster])"
+        "INTEG ( Capital completions[Cluster] - Depreciation[Cluster], Initial capital[Cluster])"
     )
     assert row.loc["Industrial investment growth", "source_kind"] == "data"
     assert row.loc["Initial industrial investment", "source_kind"] == "derived"
@@ -108,7 +108,9 @@ def test_source_kind_takes_the_first_keyword():
 def test_dependency_graph_distinguishes_flows():
     edges = structure.dependency_graph()
     kind = {(s, t): k for s, t, k in edges.itertuples(index=False)}
-    assert kind[("Cluster investment", "Capital")] == "inflow"
+    assert kind[("Cluster investment", "Capital under construction")] == "inflow"
+    assert kind[("Capital completions", "Capital")] == "inflow"
+    assert kind[("Capital completions", "Capital under construction")] == "outflow"
     assert kind[("Depreciation", "Capital")] == "outflow"
     assert kind[("Capital", "Capacity")] == "info"
     assert kind[("Initial capital", "Capital")] == "init"
@@ -147,9 +149,9 @@ def test_broken_loop_is_reported(tmp_path):
 def test_element_diagram_is_legible():
     dot = structure.diagram_dot()
     nodes = re.findall(r'^\s+"[^"]+" \[label=', dot, re.MULTILINE)
-    assert 40 <= len(nodes) <= 110  # legible: the SVG zooms, constants are left out
+    assert 40 <= len(nodes) <= 120  # legible: the SVG zooms, constants are left out
     assert "cluster_" in dot and "Capital" in dot
-    assert '"Cluster investment" -> "Capital"' in dot
+    assert '"Cluster investment" -> "Capital under construction"' in dot
     # constants are left out, except build rates that are a stock's only inflow
     assert '"Depreciation rate" [' not in dot
 

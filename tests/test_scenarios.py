@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import czsim
+from czsim import paths
 from czsim.cli import main
 from czsim.errors import CzsimError, ParameterError, ScenarioError
 from czsim.scenarios import load_scenario, load_scenario_text
@@ -35,7 +36,12 @@ def test_child_lists_only_changes_and_inherits_the_rest():
     assert nec.values["cloud_adoption_rate"] == plan.values["cloud_adoption_rate"]
     assert nec.values["demand_growth_nev"] == 0.30
     assert "demand_growth_nev" not in plan.values
-    assert nec.uncertain == load_scenario("baseline").uncertain
+    base = load_scenario("baseline")
+    changed = set(nec.values) - {k for k in nec.values if base.values.get(k) == nec.values[k]}
+    assert set(nec.uncertain) == set(base.uncertain)
+    for name, rng in base.uncertain.items():
+        if name not in changed:  # changed ones follow the value (next tests)
+            assert nec.uncertain[name] == rng, name
 
 
 def test_time_series_values_are_sorted_points():
@@ -165,3 +171,48 @@ def test_with_values_validates():
         base.with_values(rd_intensity=1.0)
     assert base.with_values(rd_intensity=0.02).values["rd_intensity"] == 0.02
     assert "rd_intensity" not in base.values  # frozen: the original is unchanged
+
+
+def test_inherited_ranges_follow_the_values_a_child_changes(tmp_path):
+    """A child that sets a parameter keeps the parent's range shifted by the change (bands are
+    drawn around the child's own assumption), a time series drops it, and the child's own
+    [uncertain] wins. Property over the shipped scenarios: every constant a scenario sets
+    lies in its inherited range whenever the parent's value lay in the parent's."""
+    from czsim.parameters import load_parameters
+
+    table = load_parameters()
+    base = czsim.load_scenario("baseline")
+    slow = czsim.load_scenario("slowdown")
+    lo, hi = base.uncertain["demand_growth_equipment"]
+    shift = slow.values["demand_growth_equipment"] - base.values.get(
+        "demand_growth_equipment", 0.06
+    )
+    assert slow.uncertain["demand_growth_equipment"] == pytest.approx((lo + shift, hi + shift))
+    assert "demand_growth_other_industry" not in slow.uncertain  # a time series in slowdown
+    (tmp_path / "child.toml").write_text(
+        'name = "child"\nextends = "baseline"\n[parameters]\ndemand_growth_nev = 0.39\n'
+        "capital_productivity = 1.3\n[uncertain]\ncapital_productivity = { low = 1.1, high = 1.5 }\n",
+        encoding="utf-8",
+    )
+    child = czsim.load_scenario(tmp_path / "child.toml")
+    nev_lo, nev_hi = base.uncertain["demand_growth_nev"]
+    p = table["demand_growth_nev"]
+    assert child.uncertain["demand_growth_nev"] == pytest.approx(
+        (
+            nev_lo + 0.39 - base.values.get("demand_growth_nev", p.default),
+            min(p.high, nev_hi + 0.39 - 0.18),
+        )
+    )
+    assert child.uncertain["capital_productivity"] == (1.1, 1.5)
+    for path in sorted((paths.ROOT / "scenarios").glob("*.toml")):
+        sc = czsim.load_scenario(path)
+        if sc.parent is None:
+            continue
+        parent = czsim.load_scenario(sc.parent)
+        for name, (low, high) in sc.uncertain.items():
+            value = sc.values.get(name, table[name].default)
+            before = parent.values.get(name, table[name].default)
+            if name in parent.uncertain and isinstance(value, float | int):
+                plo, phi = parent.uncertain[name]
+                if plo <= before <= phi:
+                    assert low - 1e-12 <= value <= high + 1e-12, (path.name, name)

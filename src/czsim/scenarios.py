@@ -185,6 +185,39 @@ def _quote(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+def _follow_changed_values(
+    uncertain: dict[str, tuple[float, float]],
+    parent: Scenario,
+    values: Mapping[str, Value],
+    changed: Mapping[str, str],
+    table: ParameterTable,
+) -> None:
+    """Move each inherited range with the value the child sets (in place).
+
+    A child that sets a parameter to a new constant keeps the parent's range for it shifted by
+    the change (same width, clipped to the parameter's bounds), so its bands are drawn around
+    its own assumption, not the parent's: ``slowdown``'s market growth is uncertain around
+    slowdown's rates. A time series replaces the range (it is a path, not a point to draw
+    around). A range in the child's own ``[uncertain]`` replaces this one.
+    """
+    for name in changed:
+        if name not in uncertain:
+            continue
+        new = values[name]
+        old = parent.values.get(name, table[name].default)
+        if not isinstance(new, int | float) or not isinstance(old, int | float):
+            del uncertain[name]
+            continue
+        p = table[name]
+        low, high = uncertain[name]
+        shift = float(new) - float(old)
+        low, high = max(p.low, round(low + shift, 12)), min(p.high, round(high + shift, 12))
+        if low < high:
+            uncertain[name] = (low, high)
+        else:
+            del uncertain[name]
+
+
 def _resolve_parent(
     extends: object, path: Path, folder: Path, *, line: int | None, upload: bool = False
 ) -> Path:
@@ -296,6 +329,8 @@ def _load(
         seen[param.name] = key
         values[param.name] = check_value(raw, param.name, table, file=path, line=line)
         origins[param.name] = (str(path), line)
+    if parent is not None:
+        _follow_changed_values(uncertain, parent, values, seen, table)
     raw_uncertain = data.get("uncertain", {})
     if not isinstance(raw_uncertain, Mapping):
         raise ScenarioError(

@@ -313,13 +313,16 @@ def test_uncertainty_follows_the_user(app: AppTest) -> None:
     """Defect 3: the band ignored the sliders of the parameters it samples."""
     _goto(app, "uncertainty")
     spec_before = app.get("vega_lite_chart")[0].proto.spec
-    ranges = app.dataframe[-1].value
-    assert len(ranges) == len(load_scenario("baseline").uncertain)
+    base = load_scenario("baseline")
+    # the last two tables: the ranges drawn, then the posterior's jointly drawn parameters
+    ranges, joint = app.dataframe[-2].value, app.dataframe[-1].value
+    assert len(ranges) == len(base.uncertain)
+    assert list(joint.index) == list(base.posterior.parameters)
     _lever(app, "industrial_investment_growth").set_value(25.0).run()
     _ok(app)
     assert app.get("vega_lite_chart")[0].proto.spec != spec_before
     assert any("保持在用户设定值" in i.value and "25%/年" in i.value for i in app.info)
-    sampled = app.dataframe[-1].value
+    sampled = app.dataframe[-2].value
     assert len(sampled) == len(ranges) - 1
 
 

@@ -10,6 +10,10 @@ A scenario file (TOML)::
     desired_tech_retrofit_share = { 2022 = 0.56, 2025 = 0.62 }   # a time series (linear)
     [uncertain]                           # ranges for sweeps and uncertainty bands
     industrial_investment_growth = { low = 0.03, high = 0.12 }
+    [posterior]                           # fitted parameters drawn jointly (czsim.posterior)
+    parameters = ["manufacturing_va_ratio"]
+    mean = [0.206]
+    covariance = [[5.2e-06]]
 
 Loading resolves the chain of parents, validates every name and value against
 ``model/parameters.toml`` and returns a frozen :class:`Scenario`.
@@ -25,6 +29,7 @@ from types import MappingProxyType
 from czsim import paths
 from czsim.errors import CzsimError, InputTypeError, ParameterError, ScenarioError, closest
 from czsim.parameters import ParameterTable, load_parameters
+from czsim.posterior import Posterior
 from czsim.scenario_values import (
     Value,
     check_range,
@@ -41,6 +46,7 @@ _TOP_KEYS = {
     "description",
     "parameters",
     "uncertain",
+    "posterior",
 }
 
 
@@ -73,6 +79,8 @@ class Scenario:
     #: The parameter table the scenario is validated against (default: the project's
     #: ``model/parameters.toml``); another model's table makes a scenario of that model.
     table: ParameterTable | None = field(default=None, compare=False, repr=False)
+    #: Fitted parameters drawn jointly by the bands (:mod:`czsim.posterior`); None if none.
+    posterior: Posterior | None = None
 
     def __post_init__(self) -> None:
         """Validate the fields, resolve parameter names and freeze the mappings."""
@@ -110,6 +118,15 @@ class Scenario:
                     f"an uncertainty range is (low, high), got {rng!r}", key=f"uncertain.{key}"
                 ) from None
             uncertain[param.name] = check_range(param, low, high, file=None, key=f"uncertain.{key}")
+        if self.posterior is not None:
+            if not isinstance(self.posterior, Posterior):
+                raise InputTypeError(
+                    f"posterior must be a Posterior, got {type(self.posterior).__name__}",
+                    key="posterior",
+                )
+            names = tuple(table.resolve(n).name for n in self.posterior.parameters)
+            if names != self.posterior.parameters:
+                object.__setattr__(self, "posterior", replace(self.posterior, parameters=names))
         object.__setattr__(self, "values", MappingProxyType(values))
         object.__setattr__(self, "uncertain", MappingProxyType(uncertain))
         object.__setattr__(self, "origins", MappingProxyType(dict(self.origins)))
@@ -139,7 +156,9 @@ class Scenario:
         for key, raw in values.items():
             param = table.resolve(key)
             checked[param.name] = check_value(raw, param.name, table, file=None)
-        return replace(self, name=name or self.name, values=checked, path=None)
+        changed = {n: v for n, v in checked.items() if n not in self.values or self.values[n] != v}
+        posterior = self.posterior.given(changed) if self.posterior is not None else None
+        return replace(self, name=name or self.name, values=checked, path=None, posterior=posterior)
 
     def to_toml(self) -> str:
         """Return a self-contained scenario file (no ``extends``).
@@ -164,6 +183,8 @@ class Scenario:
             lines += ["", "[uncertain]"]
             for key, (low, high) in self.uncertain.items():
                 lines.append(f"{key} = {{ low = {low!r}, high = {high!r} }}")
+        if self.posterior is not None:
+            lines += ["", *self.posterior.to_toml()]
         return "\n".join(lines) + "\n"
 
 
@@ -183,6 +204,38 @@ def _quote(text: str) -> str:
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
+
+
+def _read_posterior(raw: object, table: ParameterTable, path: Path, at) -> Posterior:
+    """Parse and check a ``[posterior]`` table (errors name the file, line and key)."""
+    line = at("posterior")
+    if not isinstance(raw, Mapping) or set(raw) != {"parameters", "mean", "covariance"}:
+        raise ScenarioError(
+            "[posterior] has parameters, mean and covariance",
+            file=path,
+            key="posterior",
+            line=line,
+        )
+    names = raw["parameters"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ScenarioError(
+            "posterior.parameters is a list of names",
+            file=path,
+            key="posterior.parameters",
+            line=at("posterior", "parameters"),
+        )
+    resolved = [table.resolve(n, file=path, line=at("posterior", "parameters")).name for n in names]
+    try:
+        return Posterior(tuple(resolved), tuple(raw["mean"]), tuple(map(tuple, raw["covariance"])))
+    except ScenarioError as exc:
+        raise ScenarioError(exc.message, file=path, key=exc.key, line=line) from None
+    except TypeError:
+        raise ScenarioError(
+            "mean is a list of numbers and covariance a list of lists",
+            file=path,
+            key="posterior",
+            line=line,
+        ) from None
 
 
 def _follow_changed_values(
@@ -329,8 +382,13 @@ def _load(
         seen[param.name] = key
         values[param.name] = check_value(raw, param.name, table, file=path, line=line)
         origins[param.name] = (str(path), line)
+    posterior = parent.posterior if parent else None
     if parent is not None:
         _follow_changed_values(uncertain, parent, values, seen, table)
+        if posterior is not None:
+            posterior = posterior.given({n: values[n] for n in seen})
+    if "posterior" in data:
+        posterior = _read_posterior(data["posterior"], table, path, at)
     raw_uncertain = data.get("uncertain", {})
     if not isinstance(raw_uncertain, Mapping):
         raise ScenarioError(
@@ -365,6 +423,7 @@ def _load(
         parent=parent.name if parent else None,
         path=path,
         origins=origins,
+        posterior=posterior,
     )
 
 

@@ -358,15 +358,16 @@ def draws(
     seed: int,
     exclude: Sequence[str] = (),
 ) -> dict[str, np.ndarray]:
-    """Seeded uniform draws of the scenario's ``[uncertain]`` ranges, shape ``(n_draws,)`` each.
+    """Seeded draws of the scenario's uncertainty, shape ``(n_draws,)`` each.
 
-    The same as a sweep's ``"random"`` sample (``numpy.random.default_rng(seed)``, columns in
-    the scenario's order). Parameters in ``exclude`` (the levers being decided) are not drawn:
-    the decision sets them.
+    The ranges of ``[uncertain]`` uniformly (the same as a sweep's ``"random"`` sample,
+    ``numpy.random.default_rng(seed)``, columns in the scenario's order), the fitted
+    parameters of ``[posterior]`` jointly (:func:`czsim.uncertainty.draw`). Parameters in
+    ``exclude`` (the levers being decided) are not drawn: the decision sets them.
     """
-    names = [n for n in scenario.uncertain if n not in set(exclude)]
-    if not names or n_draws <= 0:
+    from czsim import uncertainty
+
+    if n_draws <= 0:
         return {}
-    bounds = np.asarray([scenario.uncertain[n] for n in names], dtype=float)
-    x = np.random.default_rng(seed).uniform(bounds[:, 0], bounds[:, 1], size=(n_draws, len(names)))
-    return {n: x[:, i].copy() for i, n in enumerate(names)}
+    frame = uncertainty.draw(scenario, n_draws, seed, method="random", exclude=exclude)
+    return {n: frame[n].to_numpy(copy=True) for n in frame.columns}

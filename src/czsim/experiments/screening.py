@@ -8,7 +8,7 @@ call, so the whole screen of the model takes about a second.
 
 The table answers the referee's questions: which inputs each alone move 2025 scale by more
 than a tolerance, whether each is in the parameter table with a range and in the scenario's
-``[uncertain]`` ranges (so that the bands carry it), and which flip a target's verdict alone.
+``[uncertain]`` ranges or its ``[posterior]`` (so that the bands carry it), and which flip a target's verdict alone.
 ``tests/test_screening.py`` asserts the model's rule: every input whose effect exceeds 0.5%
 is a parameter, and every such assumption is uncertain in ``baseline``.
 """
@@ -147,7 +147,7 @@ def screen(
         values = values.sel({values.dims[-1]: ref.element})
     y = values.values.reshape(n)
     own = float(y[-1])
-    uncertain = set(sc.uncertain)
+    uncertain = set(sc.uncertain) | set(sc.posterior.parameters if sc.posterior else ())
     rows = []
     for k, (full, name, _, low, high, p) in enumerate(cases):
         lo, hi = float(y[2 * k]), float(y[2 * k + 1])

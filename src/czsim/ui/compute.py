@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 import xarray as xr
 
-from czsim import api, paths
+from czsim import api, paths, uncertainty
 from czsim.parameters import ParameterTable, load_parameters
 from czsim.scenarios import Scenario, list_scenarios, load_scenario, load_scenario_text
 from czsim.targets import Target, load_targets, probabilities, scorecard
@@ -140,7 +140,7 @@ def run_ensemble(
         Probability of reaching each tracked target (index id).
     """
     scenario = _scenario(toml_text)
-    draws = logic.draw_samples(scenario.uncertain, n_runs, seed, method)
+    draws = uncertainty.draw(scenario, n_runs, seed, method)
     variables = sorted({tg.variable for tg in target_list() if tg.tracked})
     result = api.run_many(scenario, draws, variables=variables)
     return logic.band_frame(result, target_list()), probabilities(result)

@@ -281,6 +281,13 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Held at your value (not drawn): {names}",
     ),
     "unc_sampled": ("抽样的参数（{n} 个）", "Parameters drawn ({n})"),
+    "unc_joint": (
+        "校准参数按后验联合抽样（正态，{n} 个；其区间仅用于敏感性分析）",
+        "Fitted parameters drawn jointly from the calibration's posterior (normal, {n}; their "
+        "ranges serve the sweeps only)",
+    ),
+    "unc_mean": ("均值", "Mean"),
+    "unc_sd": ("标准差", "Std. dev."),
     "model_sector_diagram": ("模块及其联系（可缩放）", "Sectors and their links (zoomable)"),
     "model_element_diagram": ("显示元素级结构图", "Show the element-level diagram"),
     "model_no_dot": (

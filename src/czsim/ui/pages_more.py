@@ -6,6 +6,7 @@ page a zoomable sector diagram, element level on demand, and bilingual search.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -140,6 +141,25 @@ def uncertainty(ctx: Context) -> None:
             width="stretch",
             hide_index=True,
         )
+    post = ctx.scenario.posterior
+    if post is not None:
+        with st.expander(t("unc_joint", lang, n=len(post.parameters)), expanded=False):
+            sd = np.sqrt(np.clip(np.diag(post.cov), 0.0, None))
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        t("parameter", lang): [ctx.table[n].label(lang) for n in post.parameters],
+                        t("unc_mean", lang): [
+                            units.shown_text(ctx.table[n], m, lang)
+                            for n, m in zip(post.parameters, post.mean, strict=True)
+                        ],
+                        t("unc_sd", lang): [f"{v:.3g}" for v in sd],
+                    },
+                    index=list(post.parameters),
+                ),
+                width="stretch",
+                hide_index=True,
+            )
 
 
 def _search_frame(elements: pd.DataFrame) -> pd.DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from czsim.posterior import Posterior
 from czsim.scenarios import Scenario
 
 #: Above this absolute correlation with another fitted parameter, a parameter's marginal 95%
@@ -46,10 +47,20 @@ def calibrated_scenario(
         low, high = float(f"{r.low95:.6g}"), float(f"{r.high95:.6g}")
         if low < high:
             uncertain[r.parameter] = (max(low, r.low), min(high, r.high))
+    joint = [r.parameter for r in estimates.itertuples() if r.identified and np.isfinite(r.stderr)]
+    posterior = None
+    if joint:
+        cov = covariance.loc[joint, joint].to_numpy(float)
+        cov = (cov + cov.T) / 2
+        posterior = Posterior(
+            tuple(joint),
+            tuple(values[p] for p in joint),
+            tuple(tuple(float(f"{v:.6g}") for v in row) for row in cov),
+        )
     years = f"{obs['year'].min()}-{obs['year'].max()}"
     left_en = (
-        f" Left out of [uncertain] because their estimates are correlated (|r| > "
-        f"{MAX_CORRELATION}) with another's: {', '.join(correlated)}."
+        f" Left out of [uncertain] (sweeps draw independently) because their estimates are "
+        f"correlated (|r| > {MAX_CORRELATION}) with another's: {', '.join(correlated)}."
         if correlated
         else ""
     )
@@ -59,6 +70,7 @@ def calibrated_scenario(
         else ""
     )
     return Scenario(
+        posterior=posterior,
         name="calibrated",
         values=values,
         uncertain=uncertain,
@@ -66,11 +78,13 @@ def calibrated_scenario(
             f"{base.name} with {len(fitted)} parameters fitted to {len(obs)} "
             f"observations of {years} (model/data/observations.csv) by `czsim "
             f"calibrate`: {', '.join(fitted)}. [uncertain] holds their 95% "
-            f"intervals, so sweeps use the fitted uncertainty.{left_en}"
+            f"intervals, so sweeps use the fitted uncertainty; [posterior] their joint normal "
+            f"(Laplace approximation), from which the bands draw them together.{left_en}"
         ),
         description_zh=(
             f"以{base.name}为基础,用{years}年{len(obs)}个观测值(model/data/"
             f"observations.csv)经 `czsim calibrate` 校准{len(fitted)}个参数;"
-            f"[uncertain] 为其95%置信区间,敏感性分析默认采用。{left_zh}"
+            f"[uncertain] 为其95%置信区间,敏感性分析默认采用;[posterior] 为其联合正态分布"
+            f"(拉普拉斯近似),不确定性区间据此联合抽样。{left_zh}"
         ),
     )

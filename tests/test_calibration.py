@@ -324,3 +324,21 @@ def test_a_new_observation_updates_the_baseline_with_no_code_change(tmp_path, ca
     committed = czsim.load_scenario(CALIBRATED_FILE)
     fitted = czsim.load_scenario(written)
     assert fitted.values["manufacturing_va_ratio"] != committed.values["manufacturing_va_ratio"]
+
+
+def test_the_laplace_approximation_agrees_with_mcmc_where_the_posterior_is_normal(real):
+    """emcee on the same likelihood (czsim.experiments.calibration.mcmc): for the parameters
+    the data pin down well inside their bounds, the normal the calibrated scenario carries has
+    the sampled mean and spread; a parameter whose interval crosses a bound is flagged."""
+    from czsim.experiments.calibration.mcmc import check_laplace
+
+    check = check_laplace(real, walkers=24, steps=160, seed=1)
+    table = check.table
+    assert 0.15 < check.acceptance < 0.8
+    well = ["demand_growth_2022_new_energy", "demand_growth_2022_nev", "manufacturing_va_ratio"]
+    for name in well:
+        row = table.loc[name]
+        assert not row["near_bound"], name
+        assert 0.7 < row["sd_ratio"] < 1.4, (name, row["sd_ratio"])
+        assert abs(row["mean_shift"]) < 0.5, (name, row["mean_shift"])
+    assert table.loc["utilisation_elasticity_of_investment", "near_bound"]

@@ -10,9 +10,37 @@ from rich.console import Console
 from rich.table import Table
 
 from czsim.cli.console import escape, format_number, spinner
+from czsim.errors import InputError
 from czsim.experiments.calibration import CALIBRATED_FILE, DEFAULT_PARAMETERS, calibrate
 from czsim.experiments.calibration.report import write_report
 from czsim.io import check_output_file, check_output_folder, write_text
+
+
+def _mcmc(result, steps: int, console: Console) -> None:
+    from czsim.experiments.calibration.mcmc import check_laplace
+
+    with spinner("sampling the posterior (emcee)"):
+        check = check_laplace(result, steps=steps)
+    table = Table(title="Posterior 后验: normal (Laplace) vs MCMC (emcee)")
+    table.add_column("parameter", overflow="fold", max_width=24)
+    for col in ("Laplace mean", "sd", "MCMC mean", "sd", "sd ratio", "shift (sd)", "bound"):
+        table.add_column(col, no_wrap=True)
+    for name, r in check.table.iterrows():
+        table.add_row(
+            escape(str(name)),
+            format_number(r.laplace_mean),
+            f"{r.laplace_sd:.3g}",
+            format_number(r.mcmc_mean),
+            f"{r.mcmc_sd:.3g}",
+            f"{r.sd_ratio:.2f}",
+            f"{r.mean_shift:+.2f}",
+            "near" if r.near_bound else "",
+        )
+    console.print(table)
+    console.print(
+        f"{check.n_samples} samples after burn-in, acceptance {check.acceptance:.2f}, "
+        f"{check.n_runs} model runs"
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,12 +83,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="where to write the calibrated scenario (default scenarios/calibrated.toml)",
     )
+    p.add_argument(
+        "--mcmc",
+        type=int,
+        default=None,
+        metavar="STEPS",
+        help="also sample the posterior with emcee (STEPS per walker, e.g. 300) and compare "
+        "it with the normal (Laplace) approximation the scenario carries",
+    )
     p.set_defaults(func=_cmd)
 
 
 def _cmd(args: argparse.Namespace, console: Console) -> int:
     # Checked before the fit, so a fit is never lost to an unwritable path.
     check_output_file(args.write_scenario, (".toml",))
+    if args.mcmc is not None and args.mcmc < 10:
+        raise InputError(f"--mcmc is at least 10 steps, got {args.mcmc}", key="--mcmc")
     if args.report is not None:
         check_output_folder(args.report)
     params = [s for s in args.params.split(",") if s.strip()] if args.params else None
@@ -139,6 +177,8 @@ def _cmd(args: argparse.Namespace, console: Console) -> int:
         )
     )
     console.print(f"s² = {result.s2:.3g}; {result.message}")
+    if args.mcmc is not None:
+        _mcmc(result, args.mcmc, console)
     console.print(f"{result.n_runs} model runs in {result.wall_time:.1f} s")
     path = write_text(Path(args.write_scenario), result.scenario.to_toml())
     console.print(f"wrote {escape(str(path))}")

@@ -593,3 +593,26 @@ def test_what_it_takes_page_break_even_solution_and_waterfall(app: AppTest) -> N
     shown = " ".join(m.value for m in app.markdown)
     assert "reachable" in shown or "already met" in shown
     assert len(app.dataframe) == 2  # the break-even table and the solution's lever settings
+
+
+def test_small_panels_show_counts_as_whole_numbers(app: AppTest) -> None:
+    """Defect 7: a firm-count panel had fractional ticks (2.3 firms). Each panel now has its own
+    axis: counts (家, 个, 项, ...) in whole numbers, other quantities in up to four digits."""
+    import json
+
+    app.radio(key="panel_group").set_value("firms").run()
+    _ok(app)
+    specs = [json.loads(c.proto.spec) for c in app.get("vega_lite_chart")]
+    panels = next(s for s in specs if "concat" in s)
+    assert len(panels["concat"]) >= 2
+    from czsim.ui.units import is_count
+
+    for panel in panels["concat"]:
+        title = panel["title"]["text"]
+        y = panel["layer"][0]["encoding"]["y"]
+        unit = title.rpartition("(")[2].rstrip(")") if title.endswith(")") else ""
+        if is_count(unit):
+            assert y["axis"]["format"] == ",d" and y["axis"]["tickMinStep"] == 1, title
+        else:
+            assert y["axis"]["format"] == ",.4~g", title
+    assert any(p["title"]["text"].endswith("(家)") for p in panels["concat"])

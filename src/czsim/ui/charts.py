@@ -254,47 +254,57 @@ def target_panels(
     series_title: str,
     dashed: Sequence[str] = (),
     columns: int = 3,
-) -> alt.FacetChart:
+) -> alt.ConcatChart:
     """Small multiples: one panel per target, its variable over time and the target level.
 
     Parameters
     ----------
     frame : pandas.DataFrame
         Columns ``label`` (panel title, with unit), ``year``, ``value``, ``series``,
-        ``target``.
+        ``target``, and optionally ``count`` (True for counts of firms, projects: the
+        panel's axis and tooltip show whole numbers, never "2.3 firms").
     """
     order = list(dict.fromkeys(frame["series"]))
     panels = list(dict.fromkeys(frame["label"]))
-    base = alt.Chart().encode(x=_year_axis(x_title))
-    lines = base.mark_line(strokeWidth=2).encode(
-        y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
-        color=alt.Color("series:N", title=series_title, sort=order, scale=alt.Scale(range=PALETTE)),
-        strokeDash=alt.StrokeDash(
-            "series:N",
-            title=series_title,
-            sort=order,
-            scale=alt.Scale(
-                domain=order, range=[_DASHED if s in dashed else _SOLID for s in order]
-            ),
-        ),
-        tooltip=[
-            alt.Tooltip("series:N", title=series_title),
-            alt.Tooltip("year:Q", title=x_title),
-            alt.Tooltip("value:Q", format=",.4g"),
-        ],
+    color = alt.Color("series:N", title=series_title, sort=order, scale=alt.Scale(range=PALETTE))
+    dash = alt.StrokeDash(
+        "series:N",
+        title=series_title,
+        sort=order,
+        scale=alt.Scale(domain=order, range=[_DASHED if s in dashed else _SOLID for s in order]),
     )
-    # Not from ``base``: with the year on x the rule would become a vertical tick per year.
-    rule = alt.Chart().mark_rule(color=TARGET, strokeDash=[4, 3]).encode(y=alt.Y("target:Q"))
-    return alt.FacetChart(
-        data=frame,
-        spec=alt.LayerChart(layer=[lines, rule], width=210, height=140),
-        facet=alt.Facet(
-            "label:N", title=None, sort=panels, header=alt.Header(labelLimit=300, labelFontSize=12)
-        ),
-        columns=columns,
-        resolve=alt.Resolve(scale=alt.ScaleResolveMap(y="independent")),
-        config=_config(),
-    )
+    charts = []
+    for label in panels:
+        part = frame[frame["label"] == label]
+        count = bool(part["count"].iloc[0]) if "count" in part else False
+        axis = alt.Axis(format=",d", tickMinStep=1) if count else alt.Axis(format=",.4~g")
+        lines = (
+            alt.Chart(part)
+            .mark_line(strokeWidth=2)
+            .encode(
+                x=_year_axis(x_title),
+                y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False), axis=axis),
+                color=color,
+                strokeDash=dash,
+                tooltip=[
+                    alt.Tooltip("series:N", title=series_title),
+                    alt.Tooltip("year:Q", title=x_title),
+                    alt.Tooltip("value:Q", title=label, format=",.0f" if count else ",.4~g"),
+                ],
+            )
+        )
+        # Not on the year axis: with the year on x the rule would become a tick per year.
+        rule = (
+            alt.Chart(part.head(1))
+            .mark_rule(color=TARGET, strokeDash=[4, 3])
+            .encode(y=alt.Y("target:Q"))
+        )
+        charts.append(
+            alt.layer(lines, rule, width=210, height=140).properties(
+                title=alt.TitleParams(label, fontSize=12, limit=300)
+            )
+        )
+    return alt.ConcatChart(concat=charts, columns=columns, config=_config())
 
 
 def probability_bars(

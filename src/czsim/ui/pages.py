@@ -11,7 +11,17 @@ import streamlit as st
 
 from czsim.groups import group_label, load_groups
 from czsim.targets import Target, headline
-from czsim.ui import charts, compute, levers, logic, pages_more, state, verdict, what_it_takes
+from czsim.ui import (
+    charts,
+    compute,
+    levers,
+    logic,
+    pages_more,
+    state,
+    units,
+    verdict,
+    what_it_takes,
+)
 from czsim.ui.charts import draw
 from czsim.ui.i18n import scenario_name, t, unit_text
 from czsim.ui.sidebar import (
@@ -260,6 +270,7 @@ def _overview() -> None:
             part = _series(source, tg.id, series)
             part["label"] = label
             part["target"] = card.loc[tg.id, "target"]
+            part["count"] = units.is_count(tg.unit)
             parts.append(part)
     draw(
         charts.target_panels(

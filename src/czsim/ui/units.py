@@ -29,6 +29,11 @@ _PER_YEAR = {
 _COUNTS = {"firms", "家", "factories", "个", "项", "名", "件", "platforms", "stations", "projects"}
 
 
+def is_count(unit: str) -> bool:
+    """Return whether ``unit`` counts whole things (firms, projects): shown without fractions."""
+    return unit.strip() in _COUNTS
+
+
 @dataclass(frozen=True)
 class Display:
     """How one parameter is shown: ``shown = model value × scale`` in ``unit``."""

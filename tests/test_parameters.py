@@ -96,3 +96,23 @@ def test_calibrated_parameters_are_flagged_in_the_table(table):
 
     assert set(DEFAULT_PARAMETERS) == {p.name for p in table.values() if p.calibrate}
     assert len(DEFAULT_PARAMETERS) == 9
+
+
+def test_every_source_reads_in_chinese_and_the_tooltip_uses_it(table):
+    """Issue 15 (language): in Chinese mode a slider's tooltip gave its source in English. Every
+    parameter now has a Chinese source text (counters: a Chinese line and the English
+    reasoning of model/counters.tsv), and the tooltip shows the one of the chosen language."""
+    import re
+
+    from czsim.ui.levers import help_text
+
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    missing = [p.name for p in table.values() if not cjk.search(p.source_zh)]
+    assert not missing, f"no Chinese source: {missing}"
+    for p in list(table.values())[:3]:
+        assert p.source_zh in help_text(p, "zh") and p.source not in help_text(p, "zh")
+        assert p.source in help_text(p, "en")
+        assert p.source_text("en") == p.source and p.source_text("zh") == p.source_zh
+    counter = table["counter_new_national_clusters"]
+    zh = help_text(counter, "zh")
+    assert zh.count("假设") >= 1 and counter.source in zh  # Chinese line, English reasoning kept

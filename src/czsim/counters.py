@@ -150,6 +150,10 @@ def counter_parameters(labels: dict[str, tuple[str, str]]) -> list[dict[str, obj
             "label_zh": "年增量:" + labels.get(c.element, (c.element, c.element))[0],
             "label_en": "Per year: " + labels.get(c.element, (c.element, c.element))[1],
             "source": c.rate_source,
+            "source_zh": (
+                f"假设：基准年增量 {_number_text(c.baseline_rate)} {c.unit}/年"
+                f"（理由见 model/counters.tsv，原文如下）：{c.rate_source}"
+            ),
         }
         for c in load_counters()
     ]

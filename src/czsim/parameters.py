@@ -62,6 +62,15 @@ class Parameter:
     source: str
     calibrate: bool = False
     key: bool = False
+    #: The source text in Chinese (``source_zh`` in the table); counters' sources are written
+    #: in English in ``model/counters.tsv``, so theirs says so in Chinese and keeps the original.
+    source_zh: str = ""
+
+    def source_text(self, lang: str = "en") -> str:
+        """Return where the value comes from, in ``lang`` (English when no translation)."""
+        if lang == "zh" and self.source_zh:
+            return self.source_zh
+        return self.source
 
     @property
     def full_variable(self) -> str:
@@ -210,6 +219,7 @@ def _parse(entry: dict, index: int, path: Path, lines: dict) -> Parameter:
         label_zh=entry["label_zh"],
         label_en=entry["label_en"],
         source=entry["source"],
+        source_zh=str(entry.get("source_zh", "")),
         calibrate=entry.get("calibrate", False),
         key=key_flag,
     )

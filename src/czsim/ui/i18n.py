@@ -64,7 +64,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "A time series in this scenario ({points}); moving the slider replaces it with a constant.",
     ),
     "param_help": (
-        "{other}\n\n来源（原文）：{source}\n\n模型变量：`{variable}`（{model_units}）· 范围 {low} – {high}",
+        "{other}\n\n来源：{source}\n\n模型变量：`{variable}`（{model_units}）· 范围 {low} – {high}",
         "{other}\n\nSource: {source}\n\nModel variable: `{variable}` ({model_units}) · "
         "range {low} – {high}",
     ),

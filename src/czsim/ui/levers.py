@@ -29,7 +29,7 @@ def help_text(p: Parameter, lang: str) -> str:
         "param_help",
         lang,
         other=other,
-        source=p.source,
+        source=p.source_text(lang),
         variable=p.full_variable,
         low=units.shown_text(p, p.low, lang),
         high=units.shown_text(p, p.high, lang),

@@ -282,7 +282,7 @@ def test_lever_panel_in_planner_units_with_marks(app: AppTest) -> None:
     assert (growth.min, growth.max) == (-5.0, 25.0)
     assert "家/年" in _lever(app, "new_above_scale_firm_rate").label
     assert any("基准 9%/年 · 规划 10%/年" in c.value for c in app.main.caption)
-    assert table["industrial_investment_growth"].source in growth.help
+    assert table["industrial_investment_growth"].source_zh in growth.help  # zh: the source in zh
     assert table["industrial_investment_growth"].label_en in growth.help  # both languages
     # A calibrated value is shown and kept as it is.
     _lever(app, "industrial_investment_growth").set_value(13.175).run()

@@ -468,3 +468,19 @@ def test_cli_main_exit_codes(tmp_path, capsys):
         == 0
     )
     assert (tmp_path / "m" / "indices.csv").is_file()
+
+
+@pytest.mark.parametrize("method", sweep_methods.METHODS)
+def test_samples_never_leave_their_bounds_by_an_ulp(method):
+    """low + u (high - low) can land one ulp outside the range (0.15 + 1.0 * 0.30000000000000004
+    = 0.45000000000000007), which the runs then refuse: every sampler's values stay in bounds.
+    The ranges here are the kind that do it; Morris and the Latin hypercube reach the ends."""
+    bounds = [(0.15, 0.45), (0.1, 0.7), (-0.05, 0.4), (0.3, 0.9), (1.5, 12.0), (0.02, 0.15)]
+    names = [f"x{i}" for i in range(len(bounds))]
+    problem = sweep_methods.make_problem(names, bounds)
+    n = {"sobol": 64, "morris": 40}.get(method, 400)
+    x = sweep_methods.sample(problem, method, n, seed=5)
+    lows, highs = np.array(bounds).T
+    assert (x >= lows).all() and (x <= highs).all()
+    if method == "morris":  # its grid reaches both ends exactly
+        assert np.isclose(x, highs).any() and np.isclose(x, lows).any()

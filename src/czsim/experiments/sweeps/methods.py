@@ -335,6 +335,23 @@ def _analyze_src(
     return {"SRC": (values, conf)}
 
 
+def _within_bounds(sampler: Sampler) -> Sampler:
+    """Wrap a sampler so that its values never leave the problem's bounds.
+
+    Samplers scale unit draws as ``low + u * (high - low)``, which in floating point can land
+    one ulp outside the range (0.15 + 1.0 * (0.45 - 0.15) = 0.45000000000000007); the runs
+    would then be refused as outside the parameter's bounds. Clipping moves only such values.
+    """
+
+    def sample(problem: dict, n: int, seed: int) -> np.ndarray:
+        x = np.asarray(sampler(problem, n, seed), dtype=float)
+        bounds = np.asarray(problem["bounds"], dtype=float)
+        return np.clip(x, bounds[:, 0], bounds[:, 1])
+
+    sample.__doc__ = sampler.__doc__
+    return sample
+
+
 #: Every sweep method, by name: the one place a method is defined.
 REGISTRY: dict[str, SweepMethod] = {
     m.name: m
@@ -344,7 +361,7 @@ REGISTRY: dict[str, SweepMethod] = {
             n_help="trajectories",
             runs=lambda n, d: n * (d + 1),
             check=_check_morris,
-            sample=_sample_morris,
+            sample=_within_bounds(_sample_morris),
             indices=("mu", "mu_star", "sigma"),
             analyze=_analyze_morris,
             headline=1,
@@ -354,7 +371,7 @@ REGISTRY: dict[str, SweepMethod] = {
             n_help="base samples (power of two)",
             runs=lambda n, d: n * (d + 2),
             check=_check_sobol,
-            sample=_sample_sobol,
+            sample=_within_bounds(_sample_sobol),
             indices=("S1", "ST"),
             analyze=_analyze_sobol,
             headline=1,
@@ -364,7 +381,7 @@ REGISTRY: dict[str, SweepMethod] = {
             n_help="runs",
             runs=lambda n, d: n,
             check=_check_regression("mc"),
-            sample=_sample_mc,
+            sample=_within_bounds(_sample_mc),
             indices=("SRC",),
             analyze=_analyze_src,
         ),
@@ -373,7 +390,7 @@ REGISTRY: dict[str, SweepMethod] = {
             n_help="runs",
             runs=lambda n, d: n,
             check=_check_regression("lhs"),
-            sample=sample_lhs,
+            sample=_within_bounds(sample_lhs),
             indices=("SRC",),
             analyze=_analyze_src,
         ),

@@ -11,14 +11,17 @@ elements, ~140 variables, stocks, SMOOTH, lookups, SUM).
 Printed, all measured in this run (the machine is shared: read ratios, not absolutes):
 the machine's streaming rate (numpy ``a*b+c`` over a batch's array shape) as the yardstick;
 PySD set up fairly (the translated model loaded once, every parameter passed to each run);
-one ensemble run with the same parameters; batches of each size with wall and CPU time,
-runs per second and peak memory (tracemalloc), in all threads and in one; one ``run`` +
-``scorecard`` and 300-run bands + probabilities through the API.
+one ensemble run with the same parameters, with the compiled C kernel (its first call
+includes compiling it: the cache is a fresh folder) and with the numpy time loop; batches of
+each size with wall and CPU time, runs per second and peak memory (tracemalloc), with the
+kernel in all threads and in one, and with the numpy loop; one ``run`` + ``scorecard`` and
+300-run bands + probabilities through the API.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -34,7 +37,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from czsim.engines import NonFiniteWarning, ensemble, model_info, run  # noqa: E402
+from czsim.engines import NonFiniteWarning, ensemble, kernel, model_info, run  # noqa: E402
 from czsim.engines.pysd_engine import translated_model  # noqa: E402
 
 REAL_MODEL = REPO / "model" / "changzhou.mdl"
@@ -88,6 +91,21 @@ def synthetic_model(folder: Path) -> tuple[Path, list[tuple[str, float, float]]]
     path = folder / "synthetic.mdl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path, params
+
+
+@contextlib.contextmanager
+def environment(**values: str):
+    """Set environment variables for the block, then restore them."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def timed(fn, repeat: int) -> tuple[float, float]:
@@ -206,6 +224,9 @@ def bench(tmp: Path, sizes: list[int], pysd_runs: int) -> None:
         f"{pysd_runs}): {pysd:8.3f} s wall, {pysd_cpu:.3f} s CPU"
     )
 
+    print(
+        f"ensemble time loop: {'C kernel (cc: ' + kernel.compiler() + ')' if kernel.enabled() else 'numpy (no C compiler)'}"
+    )
     t = time.perf_counter()
     run(path, constants=one_constants)
     print(f"ensemble first call (incl. compile):  {time.perf_counter() - t:8.3f} s")
@@ -215,31 +236,40 @@ def bench(tmp: Path, sizes: list[int], pysd_runs: int) -> None:
         f"{one_cpu * 1e3:.2f} ms CPU; speed-up vs PySD {pysd / one:.0f}x wall, "
         f"{pysd_cpu / one_cpu:.0f}x CPU  (goal: <= 1.5 ms and >= 300x)"
     )
+    with environment(CZSIM_KERNEL="numpy"):
+        run(path, constants=one_constants)
+        np_one, _ = timed(lambda: run(path, constants=one_constants), 10)
+    print(
+        f"  the same with the numpy time loop (median of 10): {np_one * 1e3:8.2f} ms wall; "
+        f"kernel {np_one / one:.1f}x faster"
+    )
 
     biggest = max(sizes)
     draws = {name: rng.uniform(lo, hi, size=biggest) for name, lo, hi in params}
     run(path, n_runs=2, constants={k: v[:2] for k, v in draws.items()})  # compile
     caught = []
+    modes = (
+        ("all threads", {}),
+        ("1 thread", {"CZSIM_THREADS": "1"}),
+        ("numpy loop", {"CZSIM_KERNEL": "numpy"}),
+    )
     for n in sizes:
         constants = {k: v[:n] for k, v in draws.items()}
         repeat = 3 if n <= 10_000 else 1
-        for label, env in (("all threads", None), ("1 thread", "1")):
-            if env is not None and n < 2 * ensemble.MIN_BLOCK:
+        for label, env in modes:
+            if "CZSIM_THREADS" in env and n < 2 * ensemble.MIN_BLOCK:
                 continue  # one block: the same as above
-            old = os.environ.get("CZSIM_THREADS")
-            if env is not None:
-                os.environ["CZSIM_THREADS"] = env
-            try:
+            with environment(**env):
+                run(
+                    path,
+                    n_runs=min(n, 300),
+                    constants={k: v[: min(n, 300)] for k, v in constants.items()},
+                )
                 wall, cpu = timed(lambda c=constants, n=n: run(path, n_runs=n, constants=c), repeat)
                 with warnings.catch_warnings(record=True) as seen:
                     warnings.simplefilter("always", NonFiniteWarning)
                     peak = peak_memory(lambda c=constants, n=n: run(path, n_runs=n, constants=c))
                 caught.extend(seen)
-            finally:
-                if old is None:
-                    os.environ.pop("CZSIM_THREADS", None)
-                else:
-                    os.environ["CZSIM_THREADS"] = old
             print(
                 f"ensemble {n:>7,} runs, {label:11s}: {wall:8.3f} s wall, {cpu:7.3f} s CPU, "
                 f"{n / wall:9,.0f} runs/s, peak {peak:7.1f} MiB; vs {n:,} fair PySD runs "

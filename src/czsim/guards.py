@@ -219,8 +219,8 @@ def check_run_args(
         if variables is not None
         else [v for v in info.variables.values() if v.type != "lookup"]
     )
-    out_cells = sum(int(np.prod(v.shape or ())) for v in chosen)
-    all_cells = sum(int(np.prod(v.shape or ())) for v in info.variables.values())
+    out_cells = sum(math.prod(v.shape) for v in chosen)
+    all_cells = sum(math.prod(v.shape) for v in info.variables.values())
     need = 8 * n_runs * (n_times * out_cells + 4 * all_cells)
     if need > MAX_MEMORY:
         raise LimitError(

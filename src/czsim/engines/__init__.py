@@ -74,7 +74,8 @@ def run(
     xarray.Dataset
         One float64 data variable per requested name, dims ``("run", "time",
         *subscript ranges)``; attrs ``units``, ``comment``, ``py_name`` per variable and
-        ``engine``, ``model_sha256``, ``time_step`` on the dataset; ``nonfinite`` on the
+        ``engine``, ``model_sha256``, ``time_step`` and ``time_loop`` (``"C"``: the compiled
+        kernel ran it, ``"numpy"``, or ``"pysd"``) on the dataset; ``nonfinite`` on the
         dataset when some value is NaN or infinite (where it first appeared; a
         :class:`NonFiniteWarning` says the same). With the ensemble
         engine, large results of variables that cannot change during the run (constants
@@ -99,14 +100,15 @@ def run(
     if engine == "ensemble":
         from czsim.engines import ensemble
 
-        data, suspects = ensemble.run(info, inputs)
+        data, suspects, loop = ensemble.run(info, inputs)
     elif engine == "pysd":
         from czsim.engines import pysd_engine
 
-        data, suspects = pysd_engine.run(info, inputs), None
+        data, suspects, loop = pysd_engine.run(info, inputs), None, "pysd"
     else:
         raise ModelError(f"unknown engine '{engine}' (use 'ensemble' or 'pysd')", key="engine")
     ds = build_dataset(info, inputs, data, engine)
+    ds.attrs["time_loop"] = loop
     where = None if suspects == {} else first_nonfinite(info, inputs, data, suspects)
     if where is not None:
         ds.attrs["nonfinite"] = where

@@ -30,6 +30,10 @@ PySD's lowering) that differ between runs. Dependencies are tracked per variable
 equation using another element of its own variable (``X[a] = X[b] + 1``) is reported as
 an algebraic loop.
 
+When a C compiler is there, the time loop of the generated function runs as C instead
+(:mod:`.kernel`: the same statements translated element by element, one run at a time,
+equal to the numpy loop to 1e-12); the numpy code stays the reference and the fallback.
+
 This module generates the simulation function and runs it; the compiler is in
 :mod:`.compiler` (with :mod:`.definitions` and :mod:`.statefuls`), the tables and refusal
 texts in :mod:`.vocabulary`, the functions the generated code calls in :mod:`.runtime`.
@@ -41,11 +45,12 @@ import itertools
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
+from czsim.engines import kernel
 from czsim.engines.compiler import _Compiler
 from czsim.engines.inputs import RunInputs
 from czsim.engines.model_info import ModelInfo, model_info
@@ -61,6 +66,9 @@ MIN_BLOCK = 512
 #: 3.5 s in blocks of 4096, 4.9 s in blocks of 1024: each operation's call costs the same
 #: whatever the block), and a batch's memory is mostly its results anyway.
 MAX_BLOCK = 32768
+#: Batches up to this many runs use the compiled kernel (:mod:`.kernel`) when a C compiler
+#: is there; bigger ones the numpy code, whose per-call cost is then spread over many runs.
+KERNEL_MAX_RUNS = 1 << 30
 
 
 # ----------------------------------------------------------------------------------
@@ -109,6 +117,14 @@ class CompiledModel:
     source: str
     simulate: object
     dynamic_outputs: tuple[str, ...]
+    #: for the compiled kernel (:mod:`.kernel`): the initialisation as a function returning
+    #: its namespace and the time-invariant results, the time step's statements and the
+    #: saves ``(output index, variable)``
+    prologue_source: str = ""
+    step: tuple[str, ...] = ()
+    save: tuple[tuple[int, str], ...] = ()
+    namespace: dict = field(default_factory=dict, compare=False, repr=False)
+    kernels: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def _generate(
@@ -171,6 +187,17 @@ def _generate(
     body.extend(f"O{i} = O[{i}]" for i in range(len(dynamic_outputs)))
     body.append("_next = 0")
     body.append("_nsave = len(save_steps)")
+    static_return = (
+        "{"
+        + ", ".join(f"{n!r}: {by_name[n].ident}" for n in outputs if not by_name[n].dynamic)
+        + "}"
+    )
+    prologue = [
+        "def prologue(R, T, save_steps, C, S, OUT, dt, _t0, _tf, _saveper):",
+        "  with np.errstate(all='ignore'):",
+        *("    " + s for s in body),
+        f"    return locals(), {static_return}",
+    ]
     body.append("for _i in range(len(T)):")
     loop = []
     loop.append("if _i:")
@@ -187,17 +214,21 @@ def _generate(
     loop.append("if _next < _nsave and save_steps[_next] == _i:")
     loop.extend("  " + s for s in ["_k = _next", *save, "_next += 1"])
     body.extend("  " + s for s in loop)
-    body.append(
-        "return {"
-        + ", ".join(f"{n!r}: {by_name[n].ident}" for n in outputs if not by_name[n].dynamic)
-        + "}"
-    )
+    body.append("return " + static_return)
     lines.extend("    " + s for s in body)
     source = "\n".join(lines) + "\n"
     glb = dict(comp.globals)
     glb["OUT_NAMES"] = dynamic_outputs
     exec(compile(source, f"<czsim ensemble {info.path.name}>", "exec"), glb)
-    return CompiledModel(source=source, simulate=glb["simulate"], dynamic_outputs=dynamic_outputs)
+    return CompiledModel(
+        source=source,
+        simulate=glb["simulate"],
+        dynamic_outputs=dynamic_outputs,
+        prologue_source="\n".join(prologue) + "\n",
+        step=tuple(step),
+        save=tuple((out_idx[v.name], v.ident) for v in vs.values() if v.name in out_idx),
+        namespace=glb,
+    )
 
 
 @lru_cache(maxsize=64)
@@ -253,7 +284,9 @@ def _blocks(n_runs: int, n_threads: int) -> list[tuple[int, int]]:
     return list(itertools.pairwise(edges))
 
 
-def _simulate_blocks(model: CompiledModel, info: ModelInfo, inputs: RunInputs, out: dict) -> dict:
+def _simulate_blocks(
+    model: CompiledModel, info: ModelInfo, inputs: RunInputs, out: dict
+) -> tuple[dict, str]:
     """Run the generated simulation, over blocks of runs in threads for a large batch.
 
     numpy releases the GIL inside each operation on a block's arrays, so blocks advance in
@@ -266,11 +299,14 @@ def _simulate_blocks(model: CompiledModel, info: ModelInfo, inputs: RunInputs, o
     """
     R = inputs.n_runs
 
+    use_kernel = R <= KERNEL_MAX_RUNS and kernel.enabled()
+    used = []
+
     def call(lo: int, hi: int) -> dict:
         def part(a: np.ndarray) -> np.ndarray:
             return a if a.shape[0] == 1 else a[lo:hi]  # (1 or R, ...): shared or per run
 
-        return model.simulate(
+        args = (
             hi - lo,
             inputs.step_times.tolist(),
             inputs.save_steps.tolist(),
@@ -282,11 +318,18 @@ def _simulate_blocks(model: CompiledModel, info: ModelInfo, inputs: RunInputs, o
             inputs.final_time,
             info.saveper,
         )
+        if use_kernel:
+            static = kernel.simulate(model, *args)
+            if static is not None:
+                used.append("C")
+                return static
+        used.append("numpy")
+        return model.simulate(*args)
 
     n_threads = threads()
     blocks = _blocks(R, n_threads)
     if len(blocks) == 1:
-        return call(0, R)
+        return call(0, R), used[0]
     if n_threads == 1:
         parts = [call(*b) for b in blocks]
     else:
@@ -294,7 +337,7 @@ def _simulate_blocks(model: CompiledModel, info: ModelInfo, inputs: RunInputs, o
             min(n_threads, len(blocks)), thread_name_prefix="czsim-ensemble"
         ) as pool:
             parts = list(pool.map(lambda b: call(*b), blocks))
-    return _join_static(parts)
+    return _join_static(parts), "C" if set(used) == {"C"} else "numpy"
 
 
 def _join_static(parts: list[dict]) -> dict:
@@ -307,7 +350,9 @@ def _join_static(parts: list[dict]) -> dict:
     return static
 
 
-def run(info: ModelInfo, inputs: RunInputs) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def run(
+    info: ModelInfo, inputs: RunInputs
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], str]:
     """Run all runs of ``inputs`` in one vectorised pass.
 
     Returns
@@ -317,6 +362,8 @@ def run(info: ModelInfo, inputs: RunInputs) -> tuple[dict[str, np.ndarray], dict
     dict of str to numpy.ndarray
         The variables that may hold NaN or infinity, with the indices of the saved times
         where they may (empty: every value is finite).
+    str
+        ``"C"`` if the compiled kernel ran the time loop (:mod:`.kernel`), else ``"numpy"``.
     """
     model = compiled(
         str(info.path),
@@ -337,7 +384,7 @@ def run(info: ModelInfo, inputs: RunInputs) -> tuple[dict[str, np.ndarray], dict
     for n, shape, size in zip(model.dynamic_outputs, shapes, sizes, strict=True):
         out[n] = block[offset : offset + size].reshape(shape)
         offset += size
-    static = _simulate_blocks(model, info, inputs, out)
+    static, path = _simulate_blocks(model, info, inputs, out)
     result = {n: a.swapaxes(0, 1) for n, a in out.items()}
     # a sum is NaN or infinite if any term is (or, rarely, if it overflows: then the
     # caller's exact check finds nothing); one pass gives the sum of every (variable,
@@ -372,4 +419,4 @@ def run(info: ModelInfo, inputs: RunInputs) -> tuple[dict[str, np.ndarray], dict
         for n, value in static.items():
             if np.size(value) <= 4096 and not np.all(np.isfinite(value)):
                 suspects[n] = np.zeros(1, dtype=int)
-    return result, suspects
+    return result, suspects, path

@@ -159,6 +159,46 @@ def save_schedule(
     return steps
 
 
+@lru_cache(maxsize=4096)
+def _override_target(info: ModelInfo, key: str) -> tuple[VariableInfo, tuple[int, ...] | None]:
+    """Return the variable a constants key overrides, and the element position of ``Name[e]``.
+
+    Cached: a run's keys are the same call after call (names are parsed once).
+    """
+    ref = VariableRef.parse(key)
+    if ref is not None and ref.element is not None and key not in info.variables:
+        var = info.lookup(ref.name)
+        elems = [e.strip() for e in ref.element.split(",")]
+        if len(elems) != len(var.dims):
+            raise ModelError(
+                f"'{var.name}' has dims {var.dims}; give one element per dim",
+                file=info.path,
+                key=key,
+            )
+        pos = tuple(info.element_index(d, e) for d, e in zip(var.dims, elems, strict=True))
+        return var, pos
+    var = info.lookup(key)
+    _check_overridable(info, var, key)
+    return var, None
+
+
+@lru_cache(maxsize=64)
+def _all_outputs(info: ModelInfo) -> tuple[str, ...]:
+    return tuple(n for n, v in info.variables.items() if v.type != "lookup")
+
+
+@lru_cache(maxsize=256)
+def _schedule(
+    info: ModelInfo, t0: float, final_time: float, dt: float, save_times: bytes
+) -> tuple[np.ndarray, np.ndarray]:
+    """Step times and the step index of each save time (read-only, cached)."""
+    grid = step_grid(t0, final_time, dt)
+    steps = save_schedule(grid, np.frombuffer(save_times), dt, info)
+    grid.flags.writeable = False
+    steps.flags.writeable = False
+    return grid, steps
+
+
 def prepare(
     info: ModelInfo,
     *,
@@ -182,21 +222,10 @@ def prepare(
     consts: dict[str, np.ndarray] = {}
     element_sets: list[tuple[VariableInfo, tuple[int, ...], np.ndarray, str]] = []
     for key, value in (constants or {}).items():
-        ref = VariableRef.parse(key)
-        if ref is not None and ref.element is not None and key not in info.variables:
-            var = info.lookup(ref.name)
-            elems = [e.strip() for e in ref.element.split(",")]
-            if len(elems) != len(var.dims):
-                raise ModelError(
-                    f"'{var.name}' has dims {var.dims}; give one element per dim",
-                    file=info.path,
-                    key=key,
-                )
-            pos = tuple(info.element_index(d, e) for d, e in zip(var.dims, elems, strict=True))
+        var, pos = _override_target(info, key)
+        if pos is not None:
             element_sets.append((var, pos, _per_run(value, (), n_runs, "value", info, key), key))
             continue
-        var = info.lookup(key)
-        _check_overridable(info, var, key)
         if var.name in consts:
             raise ModelError("variable given twice", file=info.path, key=key)
         consts[var.name] = _per_run(value, var.shape, n_runs, "constant", info, key)
@@ -231,7 +260,7 @@ def prepare(
             _per_run(ts.values, (k, *var.shape), n_runs, "series values", info, key),
         )
     if variables is None:
-        out_vars = tuple(n for n, v in info.variables.items() if v.type != "lookup")
+        out_vars = _all_outputs(info)
     else:
         out_vars = []
         for name in variables:
@@ -256,7 +285,7 @@ def prepare(
         if save_times[0] < t0 - dt * RPREC:
             raise ModelError(f"times start before INITIAL TIME {t0}", key="times")
     final_time = float(save_times[-1])
-    grid = step_grid(t0, final_time, dt)
+    grid, steps = _schedule(info, t0, final_time, dt, save_times.tobytes())
     return RunInputs(
         n_runs=n_runs,
         constants=consts,
@@ -264,7 +293,7 @@ def prepare(
         variables=out_vars,
         times=save_times,
         step_times=grid,
-        save_steps=save_schedule(grid, save_times, dt, info),
+        save_steps=steps,
         time_step=dt,
         final_time=final_time,
     )
@@ -280,8 +309,30 @@ def build_dataset(
     template = _template(
         info, inputs.variables, inputs.n_runs, inputs.times.tobytes(), inputs.time_step, engine
     )
-    # copying a cached template with new data is ~4x faster than building a Dataset
-    return template.copy(deep=False, data={n: data[n] for n in inputs.variables})
+    try:
+        return _direct(template, inputs.variables, data)
+    except (AttributeError, TypeError):  # pragma: no cover - another xarray's internals
+        # copying a cached template with new data is ~4x faster than building a Dataset
+        return template.copy(deep=False, data={n: data[n] for n in inputs.variables})
+
+
+def _direct(template: xr.Dataset, names: tuple[str, ...], data: Mapping[str, np.ndarray]):
+    """Return the template holding ``data``, built from xarray's parts (5x faster than copy).
+
+    The same Dataset as ``template.copy(deep=False, data=...)`` (a test checks it is
+    ``identical``); attrs are copied, coordinates and indexes shared, as ``copy`` does.
+    """
+    variables = dict(template._variables)
+    for n in names:
+        v = variables[n]
+        variables[n] = xr.Variable(v.dims, data[n], dict(v.attrs), fastpath=True)
+    return xr.Dataset._construct_direct(
+        variables,
+        set(template._coord_names),
+        dict(template._dims),
+        dict(template.attrs),
+        dict(template._indexes),
+    )
 
 
 @lru_cache(maxsize=32)

@@ -396,6 +396,25 @@ def test_model_page_search(app: AppTest) -> None:
     assert "Cluster output" in set(app.dataframe[0].value[t("el_name", "zh")])
 
 
+def _svg_width(html: str) -> str:
+    return re.search(r'<svg[^>]*\bwidth="([^"]+)"', html)[1]
+
+
+def test_model_diagram_zooms(app: AppTest) -> None:
+    _goto(app, "model")
+    zoom = app.segmented_control(key="model_zoom")
+    assert zoom.value == 100
+    natural = _svg_width(app.get("html")[0].proto.body)
+    assert natural.endswith("pt")
+    zoom.set_value(200).run()
+    doubled = _svg_width(app.get("html")[0].proto.body)
+    assert float(doubled[:-2]) == pytest.approx(2 * float(natural[:-2]), abs=0.2)
+    app.segmented_control(key="model_zoom").set_value("fit").run()
+    assert _svg_width(app.get("html")[0].proto.body) == "100%"
+    app.segmented_control(key="model_zoom").set_value(None).run()  # unselected: natural size
+    assert _svg_width(app.get("html")[0].proto.body) == natural
+
+
 # --- upload handling, exports and page data (no Streamlit) -----------------------------------
 
 

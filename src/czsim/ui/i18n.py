@@ -290,6 +290,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "unc_sd": ("标准差", "Std. dev."),
     "model_sector_diagram": ("模块及其联系（可缩放）", "Sectors and their links (zoomable)"),
     "model_element_diagram": ("显示元素级结构图", "Show the element-level diagram"),
+    "model_zoom": ("缩放", "Zoom"),
+    "model_zoom_fit": ("适应宽度", "Fit width"),
     "model_no_dot": (
         "服务器未安装 Graphviz，无法绘制结构图。",
         "Graphviz is not installed on the server: the diagram cannot be drawn.",

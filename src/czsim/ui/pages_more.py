@@ -6,6 +6,8 @@ page a zoomable sector diagram, element level on demand, and bilingual search.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -199,9 +201,11 @@ def model(ctx: Context) -> None:
     if svg is None:
         st.warning(t("model_no_dot", lang))
     else:
-        st.html(_zoomable(svg, 520))
+        zoom = _zoom_control("model_zoom", lang)
+        st.html(_zoomable(svg, 520, zoom))
         if st.toggle(t("model_element_diagram", lang), key="model_elements_on"):
-            st.html(_zoomable(compute.diagram_svg("element") or "", 700))
+            zoom = _zoom_control("model_element_zoom", lang)
+            st.html(_zoomable(compute.diagram_svg("element") or "", 700, zoom))
     st.subheader(t("model_elements", lang))
     left, right = st.columns([2, 1])
     query = left.text_input(t("model_search", lang), key="model_query").strip()
@@ -226,11 +230,51 @@ def model(ctx: Context) -> None:
     )
 
 
-def _zoomable(svg: str, height: int) -> str:
-    """Wrap the SVG at its natural size (text readable) in a scrollable, resizable box."""
-    body = svg[svg.find("<svg") :]
+#: Zoom steps of the model diagrams: "fit" (the whole diagram in the page's width) or a
+#: percentage of the natural size (100%: Graphviz's 14 pt labels, readable).
+ZOOMS = ("fit", 50, 75, 100, 150, 200)
+
+
+def _zoom_control(key: str, lang: str) -> str | int:
+    choice = st.segmented_control(
+        t("model_zoom", lang),
+        ZOOMS,
+        default=100,
+        key=key,
+        format_func=lambda z: t("model_zoom_fit", lang) if z == "fit" else f"{z}%",
+    )
+    return 100 if choice is None else choice  # clicking the chosen one unselects it
+
+
+def _zoomable(svg: str, height: int, zoom: str | int = 100) -> str:
+    """Wrap the SVG, scaled to ``zoom``, in a scrollable, resizable box."""
+    body = _scaled(svg[svg.find("<svg") :], zoom)
     return (
         f'<div style="height:{height}px;overflow:auto;border:1px solid #ddd;'
         f'border-radius:6px;resize:vertical"><div>'
         f"{body}</div></div>"
     )
+
+
+_SIZE = re.compile(r'\b(width|height)="([0-9.]+)(pt|px)?"')
+
+
+def _scaled(svg: str, zoom: str | int) -> str:
+    """Return ``svg`` with its root's width and height scaled by ``zoom`` percent.
+
+    The viewBox keeps the drawing; ``"fit"`` makes it as wide as its box, height to match.
+    """
+    end = svg.find(">")
+    if end < 0:
+        return svg
+    head, rest = svg[:end], svg[end:]
+    if zoom == "fit":
+        head = _SIZE.sub(lambda m: 'width="100%"' if m[1] == "width" else "", head)
+    else:
+        factor = float(zoom) / 100
+
+        def scale(m: re.Match) -> str:
+            return f'{m[1]}="{float(m[2]) * factor:.1f}{m[3] or ""}"'
+
+        head = _SIZE.sub(scale, head)
+    return head + rest

@@ -29,6 +29,7 @@ from czsim.experiments.sweeps.outcomes import (
     plan_outcomes,
     reduce_outcomes,
 )
+from czsim.experiments.sweeps.run import auto_chunk_size
 from czsim.scenarios import Scenario, default_scenario, load_scenario
 from czsim.targets import load_targets
 
@@ -196,6 +197,43 @@ def test_local_cluster_matches_in_process():
     distributed = sweep("plan", workers=2, **SMALL_MODEL_SWEEP)
     assert "LocalCluster (2 worker" in distributed.manifest["executor"]
     assert_same_result(local, distributed)
+
+
+def test_local_cluster_sizes_chunks_for_its_workers():
+    # no chunk size given: about four chunks per worker, so two workers share the work
+    args = {k: v for k, v in SMALL_MODEL_SWEEP.items() if k != "chunk_size"}
+    res = sweep("plan", workers=2, **{**args, "method": "lhs", "n": 2100})
+    assert res.manifest["chunk_size"] == auto_chunk_size(2100, 2) == 263
+    assert res.manifest["chunks"] == 8
+
+
+def test_automatic_chunk_sizes():
+    assert auto_chunk_size(25_600, 1) == 4096  # in process: big chunks (capped)
+    assert auto_chunk_size(25_600, 2) == 3200  # Sobol N=1024 on 2 workers: 8 chunks
+    assert auto_chunk_size(25_600, 8) == 800
+    assert auto_chunk_size(300, 2) == 256  # never below the floor
+    assert auto_chunk_size(10**7, 64) == 4096
+    for runs in (1, 999, 25_600, 10**6):
+        for slots in (1, 2, 3, 16):
+            size = auto_chunk_size(runs, slots)
+            assert 256 <= size <= 4096
+            chunks = math.ceil(runs / size)
+            # as many chunks per slot as asked, unless a bound stops it
+            assert chunks >= 4 * slots or size == 256
+            assert chunks <= 4 * slots or size == 4096
+
+
+def test_a_resumed_sweep_keeps_its_chunk_size(tmp_path):
+    out = tmp_path / "s"
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(ISHIGAMI, FailAfter(2), method="lhs", n=1000, seed=4, chunk_size=300, out=out)
+    counting = Counting()
+    resumed = run_sweep(ISHIGAMI, counting, method="lhs", n=1000, seed=4, out=out)
+    assert resumed.manifest["chunk_size"] == 300  # not the automatic 256
+    assert resumed.manifest["chunks_reused"] == 2 and counting.calls == 2
+    fresh = run_sweep(ISHIGAMI, ishigami, method="lhs", n=1000, seed=4)
+    assert fresh.manifest["chunk_size"] == auto_chunk_size(1000, 1) == 256
+    assert_same_result(fresh, resumed)
 
 
 # ------------------------------------------------------------------ chunks on disk

@@ -120,7 +120,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler address")
     where.add_argument("--workers", type=int, metavar="K", help="local Dask cluster of K workers")
-    p.add_argument("--chunk-size", type=int, default=4096, help="runs per task")
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="runs per task (default: about 4 tasks per worker, 256-4096 runs each; a "
+        "resumed sweep keeps its own)",
+    )
     p.add_argument(
         "--overwrite",
         action="store_true",

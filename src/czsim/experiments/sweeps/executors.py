@@ -52,6 +52,8 @@ class InProcess(AbstractContextManager):
     """Evaluate chunks one after another in this process."""
 
     description = "in-process"
+    #: chunks evaluated at the same time
+    slots = 1
 
     def map(self, evaluate: Evaluate, tasks: list[Task]) -> Iterator[tuple[int, dict]]:
         """Yield ``(chunk index, outcomes)`` in task order."""
@@ -115,6 +117,11 @@ class DaskExecutor(AbstractContextManager):
             )
             self.client = Client(self._cluster, set_as_default=False)
             self.description = f"dask LocalCluster ({workers} worker processes, {method})"
+        #: chunks evaluated at the same time: the workers' threads when the sweep starts
+        try:
+            self.slots = max(1, sum(self.client.nthreads().values()))
+        except (OSError, TimeoutError):  # pragma: no cover - a scheduler gone in between
+            self.slots = 1
 
     def map(self, evaluate: Evaluate, tasks: list[Task]) -> Iterator[tuple[int, dict]]:
         """Submit every chunk, then yield ``(chunk index, outcomes)`` as each finishes."""

@@ -187,7 +187,7 @@ def sweep(
     overwrite: bool = False,
     scheduler: str | None = None,
     workers: int | None = None,
-    chunk_size: int = 4096,
+    chunk_size: int | None = None,
     progress: bool = False,
     figures: bool = True,
 ) -> SweepResult:
@@ -223,8 +223,10 @@ def sweep(
         czsim installed (the model travels with each task), in any folder.
     workers : int, optional
         Run the chunks on a local Dask cluster of this many worker processes.
-    chunk_size : int
-        Runs per task (one ensemble-engine call each).
+    chunk_size : int, optional
+        Runs per task (one ensemble-engine call each). Default: about four tasks per
+        worker (:func:`czsim.experiments.sweeps.run.auto_chunk_size`, 256-4,096 runs); a
+        resumed sweep keeps the size it started with.
     progress : bool
         Show a progress bar with runs per second.
     figures : bool

@@ -74,6 +74,8 @@ class SweepStore:
         self.rejected: list[str] = []
         #: True when the manifest was unreadable and the sweep was recognised by its chunks.
         self.rebuilt = False
+        #: Runs per chunk of the sweep being resumed (None: a new sweep, or not recorded).
+        self.previous_chunk_size: int | None = None
         if self.out is not None:
             self._check(overwrite)
 
@@ -96,6 +98,9 @@ class SweepStore:
         old_identity = old.get("identity")
         if old_identity == self.identity:
             self.resumed = True
+            size = old.get("chunk_size")
+            if isinstance(size, int) and not isinstance(size, bool) and size >= 1:
+                self.previous_chunk_size = size
             return
         if old_identity is None and self._chunks_are_ours():
             # The manifest is missing or damaged, but the chunks say they belong to this very

@@ -614,6 +614,46 @@ def test_what_it_takes_page_break_even_solution_and_waterfall(app: AppTest) -> N
     assert len(app.dataframe) == 2  # the break-even table and the solution's lever settings
 
 
+def _inline(spec: dict) -> dict:
+    """``spec`` with every named dataset written into the layer that uses it."""
+    datasets = spec.pop("datasets", {})
+
+    def walk(node):
+        if isinstance(node, dict):
+            if set(node) == {"name"} and node["name"] in datasets:
+                return {"values": datasets[node["name"]]}
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(spec)
+
+
+@pytest.mark.parametrize("counts", [True, False])
+def test_panels_written_directly_are_altairs_spec(counts) -> None:
+    years = np.arange(2021, 2026)
+    frame = pd.concat(
+        pd.DataFrame(
+            {
+                "label": label,
+                "year": years,
+                "value": np.linspace(1.5, 9.25, len(years)) * (i + 1),
+                "series": series,
+                "target": 7.0 + i,
+                "count": counts and i == 0,
+            }
+        )
+        for i, label in enumerate(["专精特新企业 (家)", "R&D intensity (%)", "第三"])
+        for series in ["当前", "基准"]
+    )
+    frame.loc[frame.index[3], "value"] = np.nan  # a gap is drawn as one (null), both ways
+    kwargs = dict(x_title="年份", series_title="情景", dashed=["基准"], columns=2)
+    direct = charts.target_panels(frame, **kwargs)
+    reference = charts.spec(charts.target_panels_altair(frame, **kwargs))
+    assert _inline(direct) == _inline(reference)
+
+
 def test_small_panels_show_counts_as_whole_numbers(app: AppTest) -> None:
     """Defect 7: a firm-count panel had fractional ticks (2.3 firms). Each panel now has its own
     axis: counts (家, 个, 项, ...) in whole numbers, other quantities in up to four digits."""

@@ -12,9 +12,12 @@ against its schema at many times the cost, and layers are assembled in one const
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 #: CSS font-family list for every chart: Latin first, then fonts with Chinese glyphs.
@@ -254,8 +257,12 @@ def target_panels(
     series_title: str,
     dashed: Sequence[str] = (),
     columns: int = 3,
-) -> alt.ConcatChart:
+) -> dict:
     """Small multiples: one panel per target, its variable over time and the target level.
+
+    Returns the Vega-Lite spec as a dict, written directly: the same spec Altair makes from
+    :func:`target_panels_altair` (a test compares them), in a twentieth of the time (8
+    panels: ~15 ms instead of ~350 ms per rerun, which was most of a lever's latency).
 
     Parameters
     ----------
@@ -264,6 +271,115 @@ def target_panels(
         ``target``, and optionally ``count`` (True for counts of firms, projects: the
         panel's axis and tooltip show whole numbers, never "2.3 firms").
     """
+    order = list(dict.fromkeys(frame["series"]))
+    color = {
+        "field": "series",
+        "scale": {"range": list(PALETTE)},
+        "sort": order,
+        "title": series_title,
+        "type": "nominal",
+    }
+    dash = {
+        "field": "series",
+        "scale": {"domain": order, "range": [_DASHED if s in dashed else _SOLID for s in order]},
+        "sort": order,
+        "title": series_title,
+        "type": "nominal",
+    }
+    x = {
+        "axis": {"format": "d", "tickMinStep": 1},
+        "field": "year",
+        "scale": {"nice": False, "zero": False},
+        "title": x_title,
+        "type": "quantitative",
+    }
+    datasets: dict[str, list[dict]] = {}
+    panels = []
+    for k, (label, part) in enumerate(frame.groupby("label", sort=False)):
+        count = bool(part["count"].iloc[0]) if "count" in part else False
+        axis = {"format": ",d", "tickMinStep": 1} if count else {"format": ",.4~g"}
+        records = _records(part)
+        datasets[f"panel-{k}"] = records
+        datasets[f"panel-{k}-target"] = records[:1]
+        line = {
+            "data": {"name": f"panel-{k}"},
+            "mark": {"type": "line", "strokeWidth": 2},
+            "encoding": {
+                "color": color,
+                "strokeDash": dash,
+                "tooltip": [
+                    {"field": "series", "title": series_title, "type": "nominal"},
+                    {"field": "year", "title": x_title, "type": "quantitative"},
+                    {
+                        "field": "value",
+                        "format": ",.0f" if count else ",.4~g",
+                        "title": label,
+                        "type": "quantitative",
+                    },
+                ],
+                "x": x,
+                "y": {
+                    "axis": axis,
+                    "field": "value",
+                    "scale": {"zero": False},
+                    "title": None,
+                    "type": "quantitative",
+                },
+            },
+        }
+        # Not on the year axis: with the year on x the rule would become a tick per year.
+        rule = {
+            "data": {"name": f"panel-{k}-target"},
+            "mark": {"type": "rule", "color": TARGET, "strokeDash": [4, 3]},
+            "encoding": {"y": {"field": "target", "type": "quantitative"}},
+        }
+        panels.append(
+            {
+                "layer": [line, rule],
+                "height": 140,
+                "title": {"text": label, "fontSize": 12, "limit": 300},
+                "width": 210,
+            }
+        )
+    return {
+        "config": _config_dict(),
+        "concat": panels,
+        "columns": columns,
+        "datasets": datasets,
+        "$schema": alt.SCHEMA_URL,
+    }
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts (numpy scalars as Python numbers, NaN as null)."""
+    rows = frame.to_dict("records")  # pandas gives Python scalars
+    for row in rows:
+        for k, v in row.items():
+            if isinstance(v, np.generic):
+                v = row[k] = v.item()
+            if isinstance(v, float) and v != v:
+                row[k] = None
+    return rows
+
+
+@functools.cache
+def _config_json() -> str:
+    return json.dumps(alt.LayerChart(layer=[], config=_config()).to_dict(validate=False)["config"])
+
+
+def _config_dict() -> dict:
+    return json.loads(_config_json())  # a fresh copy per spec
+
+
+def target_panels_altair(
+    frame: pd.DataFrame,
+    *,
+    x_title: str,
+    series_title: str,
+    dashed: Sequence[str] = (),
+    columns: int = 3,
+) -> alt.ConcatChart:
+    """Return the Altair chart that :func:`target_panels` writes as a spec (its reference)."""
     order = list(dict.fromkeys(frame["series"]))
     panels = list(dict.fromkeys(frame["label"]))
     color = alt.Color("series:N", title=series_title, sort=order, scale=alt.Scale(range=PALETTE))
@@ -293,7 +409,6 @@ def target_panels(
                 ],
             )
         )
-        # Not on the year axis: with the year on x the rule would become a tick per year.
         rule = (
             alt.Chart(part.head(1))
             .mark_rule(color=TARGET, strokeDash=[4, 3])
@@ -351,8 +466,8 @@ def spec(chart: alt.TopLevelMixin) -> dict:
     return chart.to_dict(validate=False)
 
 
-def draw(chart: alt.TopLevelMixin, width: str = "content") -> None:
-    """Show ``chart`` in Streamlit from its unvalidated spec (see :func:`spec`)."""
+def draw(chart: alt.TopLevelMixin | dict, width: str = "content") -> None:
+    """Show ``chart`` (or a spec written as a dict) in Streamlit, unvalidated (see :func:`spec`)."""
     import streamlit as st
 
-    st.vega_lite_chart(spec(chart), width=width)
+    st.vega_lite_chart(chart if isinstance(chart, dict) else spec(chart), width=width)

@@ -654,6 +654,118 @@ def test_panels_written_directly_are_altairs_spec(counts) -> None:
     assert _inline(direct) == _inline(reference)
 
 
+def _lines(shift: float = 0.0) -> pd.DataFrame:
+    years = np.arange(2021, 2031)
+    return pd.concat(
+        pd.DataFrame(
+            {"year": years, "value": 17000.0 + 900 * np.arange(10) + k + shift, "series": s}
+        )
+        for k, s in enumerate(["当前情景", "基准"])
+    )
+
+
+def _band(shift: float = 0.0) -> pd.DataFrame:
+    years = np.arange(2021, 2031)
+    low = 16000.0 + 800 * np.arange(10) + shift
+    return pd.DataFrame({"year": years, "p10": low, "p90": low + 3000.5})
+
+
+def _clusters(shift: float = 0.0, missed: int = 1) -> pd.DataFrame:
+    value = np.arange(5) * 310.0 + 1000 + shift
+    status = ["✗ 未达成" if i < missed else "✓ 达成" for i in range(5)]
+    return pd.DataFrame(
+        {
+            "cluster": [f"集群{i}" for i in range(5)],
+            "series": "当前",
+            "value": value,
+            "target": np.arange(5) * 300.0 + 1100,
+            "status": status,
+            "mark": [s[0] for s in status],
+            "mark_x": value + 50,
+        }
+    )
+
+
+LINE_ARGS = dict(
+    x_title="年份",
+    y_title="亿元",
+    series_title="情景",
+    dashed=["基准"],
+    target=25000.0,
+    target_label="目标",
+    band_label="P10-P90",
+)
+BAR_ARGS = dict(
+    cluster_title="集群",
+    value_title="2025",
+    target_title="目标",
+    series_title="情景",
+    status_title="状态",
+    status_domain=["✓ 达成", "✗ 未达成"],
+)
+
+
+@pytest.mark.parametrize(
+    ("build", "frames", "kwargs"),
+    [
+        (charts.scenario_lines, lambda s: {"frame": _lines(s), "band": _band(s)}, LINE_ARGS),
+        (charts.scenario_lines, lambda s: {"frame": _lines(s), "band": None}, LINE_ARGS),
+        (charts.cluster_bars, lambda s: {"frame": _clusters(s)}, BAR_ARGS),
+        (
+            charts.band_chart,
+            lambda s: {"bands": _band(s).assign(p50=lambda b: b.p10 + 1000)},
+            dict(x_title="年", y_title="亿元", band_label="b", median_label="m", target=9.0),
+        ),
+    ],
+)
+def test_specs_from_templates_equal_altairs(build, frames, kwargs) -> None:
+    charts._TEMPLATES.clear()
+    first = charts.cached_spec(build, frames(0.0), **kwargs)  # builds, keeps a template
+    assert _inline(first) == _inline(charts.spec(build(**frames(0.0), **kwargs)))
+    assert len(charts._TEMPLATES) == 1 and next(iter(charts._TEMPLATES.values())) is not None
+    for shift in (12.5, -300.25):  # new numbers, same structure: from the template
+        again = charts.cached_spec(build, frames(shift), **kwargs)
+        assert _inline(again) == _inline(charts.spec(build(**frames(shift), **kwargs)))
+    assert len(charts._TEMPLATES) == 1
+
+
+def test_a_new_structure_or_numbers_that_shape_the_chart_are_not_templated() -> None:
+    charts._TEMPLATES.clear()
+    # a status that changes (a non-numeric value) is a new structure: built again, right
+    one = charts.cached_spec(charts.cluster_bars, {"frame": _clusters(0, missed=1)}, **BAR_ARGS)
+    two = charts.cached_spec(charts.cluster_bars, {"frame": _clusters(0, missed=3)}, **BAR_ARGS)
+    assert len(charts._TEMPLATES) == 2
+    assert _inline(two) == _inline(
+        charts.spec(charts.cluster_bars(_clusters(0, missed=3), **BAR_ARGS))
+    )
+    assert _inline(one) != _inline(two)
+
+    def domain_from_data(frame):  # the numbers set the scale: never a template
+        top = float(frame["value"].max())
+        return (
+            alt.Chart(frame)
+            .mark_line()
+            .encode(x="year:Q", y=alt.Y("value:Q", scale=alt.Scale(domain=[0, top])))
+        )
+
+    for shift in (0.0, 50.0):
+        got = charts.cached_spec(domain_from_data, {"frame": _lines(shift)})
+        assert _inline(got) == _inline(charts.spec(domain_from_data(_lines(shift))))
+    assert (
+        charts._TEMPLATES[next(k for k in charts._TEMPLATES if "domain_from_data" in k[0])] is None
+    )
+
+    def derived(frame):  # a dataset computed from the frame (its first rows): never a template
+        return alt.layer(
+            alt.Chart(frame).mark_line().encode(x="year:Q", y="value:Q"),
+            alt.Chart(frame.head(2)).mark_point().encode(x="year:Q", y="value:Q"),
+        )
+
+    for shift in (0.0, 50.0):
+        got = charts.cached_spec(derived, {"frame": _lines(shift)})
+        assert _inline(got) == _inline(charts.spec(derived(_lines(shift))))
+
+
 def test_small_panels_show_counts_as_whole_numbers(app: AppTest) -> None:
     """Defect 7: a firm-count panel had fractional ticks (2.3 firms). Each panel now has its own
     axis: counts (家, 个, 项, ...) in whole numbers, other quantities in up to four digits."""

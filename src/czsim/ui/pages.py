@@ -81,8 +81,9 @@ def _cluster_frame(
 def _draw_clusters(cards: dict[str, pd.DataFrame], ctx: Context, lang: str) -> None:
     """Draw the clusters' 2025 values against their targets for each scenario in ``cards``."""
     draw(
-        charts.cluster_bars(
-            _cluster_frame(cards, ctx.targets, lang),
+        charts.cached_spec(
+            charts.cluster_bars,
+            {"frame": _cluster_frame(cards, ctx.targets, lang)},
             cluster_title=t("cluster", lang),
             value_title=t("value_2025", lang),
             target_title=t("target", lang),
@@ -198,8 +199,9 @@ def _overview() -> None:
             band = bands[bands["id"] == head.id]
         with chart:
             draw(
-                charts.scenario_lines(
-                    pd.concat(lines),
+                charts.cached_spec(
+                    charts.scenario_lines,
+                    {"frame": pd.concat(lines), "band": band},
                     x_title=t("year", lang),
                     y_title=unit_text(head.unit, lang),
                     series_title=t("series", lang),
@@ -207,7 +209,6 @@ def _overview() -> None:
                     target=row["target"],
                     target_label=t("scale_target", lang),
                     height=270,
-                    band=band,
                     band_label=t("unc_band", lang),
                 ),
                 width="stretch",
@@ -367,8 +368,9 @@ def compare(ctx: Context) -> None:
     st.subheader(t("compare_scale", lang))
     lines = pd.concat([_series(run[1], headline().target.id, name) for name, run in runs.items()])
     draw(
-        charts.scenario_lines(
-            lines,
+        charts.cached_spec(
+            charts.scenario_lines,
+            {"frame": lines},
             x_title=t("year", lang),
             y_title=unit_text(headline().target.unit, lang),
             series_title=t("series", lang),

@@ -78,8 +78,9 @@ def uncertainty(ctx: Context) -> None:
     unit = f" ({unit_text(chosen.unit, lang)})" if chosen.unit else ""
     scale = chosen.display_scale
     draw(
-        charts.band_chart(
-            bands[bands["id"] == target_id],
+        charts.cached_spec(
+            charts.band_chart,
+            {"bands": bands[bands["id"] == target_id]},
             x_title=t("year", lang),
             y_title=chosen.label(lang) + unit,
             band_label=t("unc_band", lang),
@@ -99,8 +100,11 @@ def uncertainty(ctx: Context) -> None:
         }
     )
     draw(
-        charts.probability_bars(
-            frame, label_title=t("target", lang), probability_title=t("probability", lang)
+        charts.cached_spec(
+            charts.probability_bars,
+            {"frame": frame},
+            label_title=t("target", lang),
+            probability_title=t("probability", lang),
         ),
         width="stretch",
     )

@@ -257,7 +257,8 @@ def bench(tmp: Path, sizes: list[int], pysd_runs: int) -> None:
         constants = {k: v[:n] for k, v in draws.items()}
         repeat = 3 if n <= 10_000 else 1
         for label, env in modes:
-            if "CZSIM_THREADS" in env and n < 2 * ensemble.MIN_BLOCK:
+            least = ensemble.KERNEL_MIN_BLOCK if kernel.enabled() else ensemble.MIN_BLOCK
+            if "CZSIM_THREADS" in env and n < 2 * least:
                 continue  # one block: the same as above
             with environment(**env):
                 run(

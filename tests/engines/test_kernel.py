@@ -170,3 +170,17 @@ def test_the_kernel_is_cached_on_disk(monkeypatch, tmp_path):
     assert libraries[0].stat().st_mtime_ns == stamp
     assert first.attrs["time_loop"] == again.attrs["time_loop"] == "C"
     assert_equal_to_scale(first, again, tol=0.0)
+
+
+@needs_cc
+def test_a_small_batch_runs_in_threads_with_the_kernel(monkeypatch):
+    # the kernel has no per-call cost to spread: 200 runs already go in two threads
+    monkeypatch.setenv("CZSIM_THREADS", "2")
+    assert ensemble._blocks(200, 2, ensemble.KERNEL_MIN_BLOCK) == [(0, 100), (100, 200)]
+    assert ensemble._blocks(200, 2) == [(0, 200)]  # numpy: one block below 2 x MIN_BLOCK
+    constants = draws(200, seed=9)
+    threaded = run(REAL_MODEL, n_runs=200, constants=constants)
+    monkeypatch.setenv("CZSIM_THREADS", "1")
+    single = run(REAL_MODEL, n_runs=200, constants=constants)
+    assert threaded.attrs["time_loop"] == single.attrs["time_loop"] == "C"
+    assert_equal_to_scale(single, threaded)

@@ -264,8 +264,7 @@ def test_main_chart_shows_the_p10_p90_band_on_request(app: AppTest) -> None:
     layer, data = chart()
     area = next(lay for lay in layer if lay.get("encoding", {}).get("y2"))
     assert area["encoding"]["y"]["field"] == "p10" and area["encoding"]["y2"]["field"] == "p90"
-    source = area["data"]
-    band = pd.DataFrame(source["values"]) if "values" in source else data[source["name"]]
+    band = data[area["data"]["name"]]
     assert len(band) == 10 and (band["p10"] <= band["p50"]).all()
     assert (band["p50"] <= band["p90"]).all()
     assert band["p90"].iloc[-1] > band["p10"].iloc[-1]  # the scenario's ranges spread the runs

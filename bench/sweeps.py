@@ -28,7 +28,7 @@ from pathlib import Path
 START = time.perf_counter()
 
 
-def one(scenario: str, n: int, out: Path, workers: int | None, chunk_size: int) -> None:
+def one(scenario: str, n: int, out: Path, workers: int | None, chunk_size: int | None) -> None:
     """Run one sweep in this (fresh) process and print its timings as JSON."""
     from czsim.experiments.sweeps import sweep
 
@@ -47,10 +47,11 @@ def one(scenario: str, n: int, out: Path, workers: int | None, chunk_size: int) 
     )
 
 
-def cold(scenario: str, n: int, out: Path, workers: int | None, chunk_size: int) -> dict:
+def cold(scenario: str, n: int, out: Path, workers: int | None, chunk_size: int | None) -> dict:
     """Timings of :func:`one` run in a new interpreter."""
     cmd = [sys.executable, __file__, "--scenario", scenario, "--n", str(n), "--one", str(out)]
-    cmd += ["--chunk-size", str(chunk_size)]
+    if chunk_size is not None:
+        cmd += ["--chunk-size", str(chunk_size)]
     if workers:
         cmd += ["--workers", str(workers)]
     done = subprocess.run(cmd, check=True, capture_output=True, text=True)
@@ -80,7 +81,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1024, help="Sobol base sample (power of 2)")
     parser.add_argument("--pysd-runs", type=int, default=3, help="PySD runs to time")
     parser.add_argument(
-        "--chunk-size", type=int, default=4096, help="runs per task (default: the sweep's)"
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="runs per task (default: the sweep's own, about four chunks per worker)",
     )
     parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)  # child: run one sweep
     parser.add_argument("--workers", type=int, help=argparse.SUPPRESS)

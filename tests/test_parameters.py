@@ -95,7 +95,7 @@ def test_calibrated_parameters_are_flagged_in_the_table(table):
     from czsim.experiments.calibration import DEFAULT_PARAMETERS
 
     assert set(DEFAULT_PARAMETERS) == {p.name for p in table.values() if p.calibrate}
-    assert len(DEFAULT_PARAMETERS) == 9
+    assert len(DEFAULT_PARAMETERS) == 8
 
 
 def test_every_source_reads_in_chinese_and_the_tooltip_uses_it(table):

@@ -32,16 +32,19 @@ from czsim import paths
 DATA = paths.ROOT / "model" / "data"
 MAPPING_FILE = DATA / "cluster_mapping.csv"
 ANCHORS_FILE = DATA / "cluster_anchors.csv"
+MARKETS_FILE = DATA / "markets.csv"
 SOURCES_FILE = DATA / "sources.csv"
 #: The remainder cluster: what the mapped clusters leave of the total.
 REST = "other_industry"
 
 
-def _source_value(source_id: str, indicator_start: str) -> float:
+def _source_value(source_id: str, indicator_start: str, year: int | None = None) -> float:
     sources = pd.read_csv(SOURCES_FILE, dtype={"value": str})
     rows = sources[
         (sources["id"] == source_id) & sources["indicator"].str.startswith(indicator_start)
     ]
+    if year is not None:
+        rows = rows[rows["year"] == year]
     if len(rows) != 1:
         raise ValueError(f"{SOURCES_FILE.name}: expected one {source_id} row {indicator_start}")
     return float(rows["value"].iloc[0])
@@ -85,4 +88,42 @@ def initial_cluster_output(share: str = "share") -> dict[str, float]:
     out = {str(c): float(v) * scale for c, v in mapped.items() if c != REST}
     out.update(anchors())
     out[REST] = total_2021 - sum(out.values())
+    return out
+
+
+def _weight(text: str) -> float:
+    """Return a ``weight`` of ``model/data/markets.csv``: a number or ``1 - number``."""
+    text = str(text).replace(" ", "")
+    return 1 - float(text[2:]) if text.startswith("1-") else float(text)
+
+
+def market_growth_2022() -> dict[str, float]:
+    """Return the 2022 volume growth of each cluster's national market (``model/data/markets.csv``).
+
+    Each row is one national series of a cluster's market with its weight. ``measure`` says how
+    its 2022 growth is read from ``model/data/sources.csv``: ``growth`` (a published growth
+    rate, in %), ``levels`` (2022 level over 2021 level) or ``nominal_levels`` (levels in
+    current prices, deflated by the 2022 PPI, ``ppi_history``). The weights of a cluster add
+    up to 1. The model's ``Market volume growth 2022`` holds these numbers (a test checks it).
+    """
+    table = pd.read_csv(MARKETS_FILE, dtype=str).fillna("")
+    ppi = _source_value("ppi_history", "PPI_total_change", 2022) / 100
+    out: dict[str, float] = {}
+    weights: dict[str, float] = {}
+    for row in table.itertuples():
+        after = _source_value(row.source_2022, row.indicator_2022, 2022)
+        if row.measure == "growth":
+            growth = after / 100
+        elif row.measure in ("levels", "nominal_levels"):
+            growth = after / _source_value(row.source_2021, row.indicator_2021, 2021) - 1
+            if row.measure == "nominal_levels":
+                growth = (1 + growth) / (1 + ppi) - 1
+        else:
+            raise ValueError(f"{MARKETS_FILE.name}: unknown measure {row.measure!r}")
+        w = _weight(row.weight)
+        out[row.cluster] = out.get(row.cluster, 0.0) + w * growth
+        weights[row.cluster] = weights.get(row.cluster, 0.0) + w
+    for cluster, total in weights.items():
+        if abs(total - 1) > 1e-12:
+            raise ValueError(f"{MARKETS_FILE.name}: {cluster}'s weights add up to {total}")
     return out

@@ -1,16 +1,16 @@
 """The joint uncertainty of fitted parameters: a scenario's ``[posterior]``.
 
 ``czsim calibrate`` fits parameters to the observations; their estimates are correlated (two
-clusters' 2022 growth rates share the observed 2022 total), so drawing each from its own
+clusters' 2022 share shifts share the observed 2022 total), so drawing each from its own
 interval, independently, would contradict the data they were fitted to. The calibrated scenario
 therefore carries the Laplace approximation of the posterior, a multivariate normal (the fitted
 values and the covariance ``s² (JᵀJ)⁻¹``), and the uncertainty bands and probabilities draw the
 fitted parameters jointly from it (:func:`czsim.uncertainty.draw`). In a scenario file::
 
     [posterior]
-    parameters = ["demand_growth_2022_equipment", "demand_growth_2022_other_industry"]
-    mean = [0.152, -0.0008]
-    covariance = [[0.00478, -0.0060], [-0.0060, 0.01004]]
+    parameters = ["common_share_shift_2022", "manufacturing_va_ratio"]
+    mean = [0.0238, 0.206]
+    covariance = [[1.04e-4, -1.12e-5], [-1.12e-5, 5.23e-6]]
 
 A child scenario inherits its parent's posterior; a parameter the child sets is fixed at the
 child's value and the others are drawn from the normal conditioned on it (so the draws stay

@@ -40,9 +40,11 @@ Why the default parameters (:data:`DEFAULT_PARAMETERS`): the model starts in 202
 data, so only the 2022 observations (and the 2021 flows that are not initial values) depend on
 parameters. Each default parameter is an assumption (or a history value) that one or more of
 those observations pins down, with no lever fitted alongside it that could explain the same
-data: the 2022 demand growth of the clusters with a 2022 figure (equipment: Jan-Aug revenue;
-new energy, NEV, biomedicine: Jan-Aug growth; the rest of industry: the total's level and
-growth), the manufacturing value-added ratio (GDP, its manufacturing share and manufacturing
+data: the 2022 change of Changzhou's market share (what the national markets and prices of
+``model/data/markets.csv`` leave unexplained) for the clusters with their own 2022 figure (new
+energy, NEV, biomedicine: Jan-Aug growth) and one common shift for the others (the total's
+level and growth, above-scale output, equipment's Jan-Aug revenue, the new-energy industry),
+the manufacturing value-added ratio (GDP, its manufacturing share and manufacturing
 value added in 2021-2022), the retrofit-share adjustment
 time (retrofit share 2022), the utilisation elasticity of investment (investment growth 2022)
 and the national promotion fraction (national little giants 2022). Left out although they

@@ -63,7 +63,7 @@ def test_every_variable_has_units_comment_and_equation(table):
     assert (variables["units"] != "").all()
     assert (variables["comment"] != "").all()
     assert (table["equation"] != "").all()
-    assert set(table["source_kind"]) <= {"data", "derived", "assumption", "definition"}
+    assert set(table["source_kind"]) <= {"data", "fitted", "derived", "assumption", "definition"}
 
 
 def test_sectors_are_the_group_headers(table):
@@ -103,6 +103,34 @@ def test_source_kind_takes_the_first_keyword():
     assert structure.source_kind("Derived: x; assumption: y") == "derived"
     assert structure.source_kind("Assumption (baseline): 3. Data: z") == "assumption"
     assert structure.source_kind("Output of the cluster.") == "definition"
+    assert structure.source_kind("Fitted by czsim calibrate; assumption: 1") == "fitted"
+
+
+def test_what_calibration_fits_is_marked_fitted_in_the_model(table):
+    """An element is "fitted" in the reference exactly when a parameter on it is fitted by
+    default (``calibrate = true``), so the count of assumptions does not hide fitted numbers
+    and does not pass an assumption off as fitted."""
+    from czsim.names import split_variable
+    from czsim.parameters import load_parameters
+
+    params = load_parameters()
+    fitted_params = {split_variable(params[n].variable)[0] for n in params if params[n].calibrate}
+    fitted_kind = set(table.loc[table["source_kind"] == "fitted", "name"])
+    assert fitted_params == fitted_kind
+
+
+def test_the_summary_counts_every_number_by_source(table):
+    from czsim.reference import input_numbers
+
+    numbers = input_numbers(table)
+    constants = table[table["type"] == "constant"]
+    # Cluster has 11 elements, Group 3: a (Group, Cluster) constant counts 33 numbers
+    group_member = constants.set_index("name").loc["Group member"]
+    assert group_member["dims"] == ("Group", "Cluster")
+    assert numbers.sum() > len(constants)
+    assert set(numbers.index) <= {"data", "fitted", "derived", "assumption", "definition"}
+    md = (paths.ROOT / "docs" / "model.md").read_text(encoding="utf-8")
+    assert f"Their {int(numbers.sum())} numbers" in md
 
 
 def test_dependency_graph_distinguishes_flows():

@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,7 +89,35 @@ def _summary(table: pd.DataFrame) -> str:
         if t in counts
     )
     by_kind = ", ".join(f"{int(v)} {k}" for k, v in kinds.items())
-    return f"{len(table)} elements: {by_type}. Constants by source: {by_kind}."
+    numbers = input_numbers(table)
+    by_number = ", ".join(f"{int(v)} {k}" for k, v in numbers.items())
+    informative = numbers.drop("definition", errors="ignore")
+    share = numbers.get("assumption", 0) / informative.sum() if informative.sum() else 0.0
+    return (
+        f"{len(table)} elements: {by_type}. Constants by source: {by_kind}. Their "
+        f"{int(numbers.sum())} numbers (every subscript element counted): {by_number}; "
+        f"assumptions are {share:.0%} of the numbers that are not definitions."
+    )
+
+
+def input_numbers(table: pd.DataFrame) -> pd.Series:
+    """Return the model's input numbers by source kind, every subscript element counted.
+
+    A constant over ``Cluster`` holds eleven numbers, one over ``(Group, Cluster)`` 33: the count
+    a referee makes of how much of the model is data, fitted, derived, assumed or defined.
+    """
+    ranges = table[table["type"] == "subscript range"]
+    size = {
+        r.name: len([x for x in r.equation.split(",") if x.strip()]) for r in ranges.itertuples()
+    }
+    constants = table[table["type"] == "constant"]
+    counts = [math.prod(size.get(d, 1) for d in dims) for dims in constants["dims"]]
+    return (
+        pd.Series(counts, index=constants["source_kind"].to_numpy())
+        .groupby(level=0)
+        .sum()
+        .sort_values(ascending=False)
+    )
 
 
 def markdown(model: str | Path | None = None, *, diagrams: Sequence[str] = ()) -> str:
@@ -157,6 +186,7 @@ th { background: #eef3f8; }
 code { font-size: 0.92em; background: #f5f5f5; padding: 0 2px; word-break: break-word; }
 .kind-data { color: #1a7f37; } .kind-derived { color: #1f5fa8; }
 .kind-assumption { color: #b35900; } .kind-definition { color: #555; }
+.kind-fitted { color: #6f42c1; }
 img { max-width: 100%; border: 1px solid #ddd; }
 nav ul { columns: 2; }
 """

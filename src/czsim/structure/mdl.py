@@ -25,6 +25,7 @@ COLUMNS = ("name", "sector", "type", "units", "equation", "comment", "source_kin
 #: comments in the .mdl lead with the basis of their number).
 SOURCE_KEYWORDS = (
     ("data", re.compile(r"\bdata:", re.IGNORECASE)),
+    ("fitted", re.compile(r"\bfitted by czsim calibrate\b", re.IGNORECASE)),
     ("derived", re.compile(r"\bDerived\b")),
     ("assumption", re.compile(r"\bassumption\b", re.IGNORECASE)),
 )
@@ -125,9 +126,11 @@ def read_mdl(path: str | Path) -> tuple[str, str, dict[str, MdlEntry], list[tupl
 def source_kind(comment: str) -> str:
     """Classify an element's source from its comment.
 
-    The result is ``"data"``, ``"derived"``, ``"assumption"`` or ``"definition"``.
+    The result is ``"data"``, ``"fitted"``, ``"derived"``, ``"assumption"`` or
+    ``"definition"``.
 
-    The first of the keywords ``Data:``, ``Derived``, ``assumption`` in the comment decides;
+    The first of the keywords ``Data:``, ``Fitted by czsim calibrate``, ``Derived``,
+    ``assumption`` in the comment decides;
     a comment with none of them defines the element (an identity or accounting relation).
     """
     found = [(m.start(), kind) for kind, rx in SOURCE_KEYWORDS if (m := rx.search(comment))]
@@ -163,7 +166,7 @@ def element_table(model: str | Path | None = None) -> pd.DataFrame:
         Columns ``name``, ``sector`` (group header the element sits under), ``type`` (stock,
         flow, auxiliary, constant, lookup, control or subscript range), ``units``,
         ``equation`` (as written, whitespace collapsed; a range's elements), ``comment``,
-        ``source_kind`` (data, derived, assumption or definition) and ``dims`` (tuple of
+        ``source_kind`` (data, fitted, derived, assumption or definition) and ``dims`` (tuple of
         subscript ranges), in file order.
 
     Raises

@@ -522,3 +522,78 @@ def test_samples_never_leave_their_bounds_by_an_ulp(method):
     assert (x >= lows).all() and (x <= highs).all()
     if method == "morris":  # its grid reaches both ends exactly
         assert np.isclose(x, highs).any() and np.isclose(x, lows).any()
+
+
+class WarmsUp:
+    """An evaluator with a slow ``warm_up``: chunks must not start before it is done."""
+
+    def __init__(self) -> None:
+        self.warm = None
+        self.warm_done_before_chunks: list[bool] = []
+
+    def warm_up(self, x: np.ndarray) -> None:
+        time.sleep(0.3)
+        self.warm = len(x)
+
+    def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        self.warm_done_before_chunks.append(self.warm is not None)
+        return ishigami(x)
+
+
+def test_a_local_cluster_waits_for_the_warm_up_before_sending_chunks(monkeypatch):
+    """With local workers the sweep first lets the evaluator prepare this machine (the model
+    evaluator compiles the kernel the workers then load from the shared cache), overlapped
+    with the workers' start, and sends no chunk before that is done; in process it does not
+    bother (the first chunk compiles anyway)."""
+    import czsim.experiments.sweeps.run as run_module
+    from czsim.experiments.sweeps.executors import InProcess
+
+    monkeypatch.setattr(run_module, "open_executor", lambda scheduler, workers: InProcess())
+    evaluator = WarmsUp()
+    run_sweep(ISHIGAMI, evaluator, method="lhs", n=500, seed=1, chunk_size=100, workers=2)
+    assert evaluator.warm == 500
+    assert evaluator.warm_done_before_chunks == [True] * 5
+    evaluator = WarmsUp()
+    run_sweep(ISHIGAMI, evaluator, method="lhs", n=500, seed=1, chunk_size=100)
+    assert evaluator.warm is None
+
+
+def test_a_failing_warm_up_is_left_to_the_workers(monkeypatch):
+    import czsim.experiments.sweeps.run as run_module
+    from czsim.experiments.sweeps.executors import InProcess
+
+    class Broken(WarmsUp):
+        def warm_up(self, x):
+            raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(run_module, "open_executor", lambda scheduler, workers: InProcess())
+    res = run_sweep(ISHIGAMI, Broken(), method="lhs", n=200, seed=1, chunk_size=100, workers=1)
+    assert res.dataset["y"].shape == (200,)
+
+
+def test_the_model_evaluators_warm_up_runs_one_optimised_batch(monkeypatch):
+    """The model evaluator's warm-up runs the smallest batch whose every engine block uses the
+    optimised kernel (so that is the library in the cache), and nothing without a kernel."""
+    from czsim.engines import ensemble, kernel
+    from czsim.experiments.sweeps.model import ModelEvaluator
+
+    seen = []
+    monkeypatch.setattr(ModelEvaluator, "__call__", lambda self, x: seen.append(len(x)))
+    evaluator = object.__new__(ModelEvaluator)
+    x = np.zeros((10_000, 3))
+    monkeypatch.setattr(kernel, "enabled", lambda: True)
+    for n_threads in (1, 2, 8):
+        monkeypatch.setattr(ensemble, "threads", lambda n=n_threads: n)
+        seen.clear()
+        evaluator.warm_up(x)
+        (n,) = seen
+        blocks = ensemble._blocks(n, n_threads, ensemble.KERNEL_MIN_BLOCK)
+        assert all(stop - start >= kernel.OPTIMISE_RUNS for start, stop in blocks)
+        assert n == kernel.OPTIMISE_RUNS * n_threads
+    seen.clear()
+    evaluator.warm_up(x[:100])
+    assert seen == [100]
+    monkeypatch.setattr(kernel, "enabled", lambda: False)
+    seen.clear()
+    evaluator.warm_up(x)
+    assert seen == []

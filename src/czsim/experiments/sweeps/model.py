@@ -69,6 +69,21 @@ class ModelEvaluator:
         )
         return reduce_outcomes(result, self.plan)
 
+    def warm_up(self, x: np.ndarray) -> None:
+        """Compile this machine's kernel for the chunks ahead by running a few of them here.
+
+        Local Dask workers share this machine's kernel cache
+        (:mod:`czsim.engines.kernel`), so when the parent has compiled the optimised kernel
+        while the workers start, each worker loads it instead of compiling the same library
+        itself (2 s of each worker's core). The runs are the smallest batch whose blocks use
+        the optimised kernel; their results are discarded.
+        """
+        from czsim.engines import ensemble, kernel
+
+        if not kernel.enabled() or len(x) == 0:
+            return
+        self(x[: min(len(x), kernel.OPTIMISE_RUNS * ensemble.threads())])
+
 
 def build_problem(
     scenario: Scenario, params: Sequence[str] | None = None, table: ParameterTable | None = None

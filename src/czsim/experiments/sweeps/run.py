@@ -25,8 +25,10 @@ as PNG and SVG.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import platform
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -187,6 +189,26 @@ def _write_netcdf(dataset: xr.Dataset, path: Path) -> Path:
     return path
 
 
+def _warm_up(evaluate: Evaluate, x: np.ndarray) -> threading.Thread | None:
+    """Start ``evaluate.warm_up(x)`` in a thread, if the evaluator has one.
+
+    Used while a local cluster's workers start: whatever the evaluator prepares on this machine
+    (the model evaluator compiles its kernel into the cache the workers share) is then ready
+    for them. A failure here is left for the workers to report.
+    """
+    warm = getattr(evaluate, "warm_up", None)
+    if warm is None:
+        return None
+
+    def target() -> None:
+        with contextlib.suppress(Exception):
+            warm(x)
+
+    thread = threading.Thread(target=target, name="czsim-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_sweep(
     problem: dict,
     evaluate: Evaluate,
@@ -275,7 +297,10 @@ def run_sweep(
     store = SweepStore(out, full_identity, overwrite=overwrite)
     started, clock = _now(), time.perf_counter()
     results: dict[int, dict[str, np.ndarray]] = {}
+    warming = _warm_up(evaluate, x) if workers is not None else None
     with open_executor(scheduler, workers) as executor:
+        if warming is not None:
+            warming.join()
         if chunk_size is None:  # a resumed sweep keeps its chunks; else fit the workers
             chunk_size = store.previous_chunk_size or auto_chunk_size(runs, executor.slots)
         plan = _chunks(runs, chunk_size)

@@ -572,9 +572,9 @@ def test_a_failing_warm_up_is_left_to_the_workers(monkeypatch):
 
 
 def test_the_model_evaluators_warm_up_runs_one_optimised_batch(monkeypatch):
-    """The model evaluator's warm-up runs the smallest batch whose every engine block uses the
-    optimised kernel (so that is the library in the cache), and nothing without a kernel."""
-    from czsim.engines import ensemble, kernel
+    """The model evaluator's warm-up runs the smallest batch that uses the optimised kernel
+    (so that is the library in the cache), and nothing without a kernel."""
+    from czsim.engines import kernel
     from czsim.experiments.sweeps.model import ModelEvaluator
 
     seen = []
@@ -582,18 +582,36 @@ def test_the_model_evaluators_warm_up_runs_one_optimised_batch(monkeypatch):
     evaluator = object.__new__(ModelEvaluator)
     x = np.zeros((10_000, 3))
     monkeypatch.setattr(kernel, "enabled", lambda: True)
-    for n_threads in (1, 2, 8):
-        monkeypatch.setattr(ensemble, "threads", lambda n=n_threads: n)
-        seen.clear()
-        evaluator.warm_up(x)
-        (n,) = seen
-        blocks = ensemble._blocks(n, n_threads, ensemble.KERNEL_MIN_BLOCK)
-        assert all(stop - start >= kernel.OPTIMISE_RUNS for start, stop in blocks)
-        assert n == kernel.OPTIMISE_RUNS * n_threads
+    evaluator.warm_up(x)
+    assert seen == [kernel.OPTIMISE_RUNS]
     seen.clear()
-    evaluator.warm_up(x[:100])
-    assert seen == [100]
+    evaluator.warm_up(x[:10])
+    assert seen == [10]
     monkeypatch.setattr(kernel, "enabled", lambda: False)
     seen.clear()
     evaluator.warm_up(x)
     assert seen == []
+
+
+def test_the_kernels_optimisation_follows_the_whole_batch(monkeypatch):
+    """A batch split into thread blocks smaller than OPTIMISE_RUNS is still optimised as a
+    whole: each block's kernel call is told the whole batch's size, which picks the level."""
+    import czsim
+    from czsim.engines import kernel
+
+    if not kernel.enabled():
+        pytest.skip("no C compiler")
+    calls = []
+    real = kernel.simulate
+
+    def spy(model, R, *args, batch=None):
+        calls.append((R, batch))
+        return real(model, R, *args, batch=batch)
+
+    monkeypatch.setattr(kernel, "simulate", spy)
+    monkeypatch.setenv("CZSIM_THREADS", "2")
+    n = kernel.OPTIMISE_RUNS
+    frame = pd.DataFrame({"industrial_investment_growth": np.linspace(0.0, 0.2, n)})
+    czsim.run_many("baseline", frame, variables=["Industrial scale"], times=[2025])
+    assert len(calls) == 2 and sum(r for r, _ in calls) == n
+    assert all(r < kernel.OPTIMISE_RUNS and batch == n for r, batch in calls)

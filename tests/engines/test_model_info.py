@@ -75,3 +75,28 @@ def test_types():
 def test_missing_file():
     with pytest.raises(ModelError, match="not found"):
         model_info(MODELS / "nope.mdl")
+
+
+def test_a_files_hash_follows_its_content_even_when_rewritten_at_once(tmp_path):
+    """The hash is reused only for a file left alone for a while with an unchanged stat: a
+    same-size rewrite within the timestamp granularity is read again, and an old file that
+    changes (new time, size or inode) is hashed anew."""
+    import hashlib
+    import importlib
+    import os
+
+    mi = importlib.import_module("czsim.engines.model_info")  # the module, not the function
+
+    path = tmp_path / "m.mdl"
+    for text in ("aaaa", "bbbb", "cccc"):  # same size, written back to back
+        path.write_text(text, encoding="utf-8")
+        assert mi.file_sha256(path) == hashlib.sha256(text.encode()).hexdigest()
+    old = 1_000_000_000
+    os.utime(path, (old, old))
+    first = mi.file_sha256(path)
+    assert str(path) in mi._HASHES  # settled: remembered
+    path.write_text("dddd", encoding="utf-8")
+    os.utime(path, (old + 1, old + 1))
+    assert mi.file_sha256(path) == hashlib.sha256(b"dddd").hexdigest() != first
+    path.write_text("eeeee", encoding="utf-8")  # other size, now
+    assert mi.file_sha256(path) == hashlib.sha256(b"eeeee").hexdigest()

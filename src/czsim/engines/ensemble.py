@@ -70,8 +70,9 @@ MAX_BLOCK = 32768
 #: is there; bigger ones the numpy code, whose per-call cost is then spread over many runs.
 KERNEL_MAX_RUNS = 1 << 30
 #: Fewest runs per thread with the kernel: it has no per-call cost to spread, so two
-#: threads pay off from a hundred-odd runs (1,000 runs: 0.46 s in one thread).
-KERNEL_MIN_BLOCK = 64
+#: threads pay off from a few dozen runs (1,000 runs: 0.46 s in one thread; the app's
+#: 100 verdict runs go in two blocks of 50).
+KERNEL_MIN_BLOCK = 32
 
 
 # ----------------------------------------------------------------------------------
@@ -323,7 +324,7 @@ def _simulate_blocks(
             info.saveper,
         )
         if use_kernel:
-            static = kernel.simulate(model, *args)
+            static = kernel.simulate(model, *args, batch=R)
             if static is not None:
                 used.append("C")
                 return static

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -135,9 +136,28 @@ class ModelInfo:
         )
 
 
+#: Seconds a file must have been left alone before its hash is reused on an unchanged
+#: ``stat`` (size, inode, modification time): a file written within the filesystem's
+#: timestamp granularity of the previous hash could have changed without a new time (git's
+#: "racy" entries), so a recent file is always read again.
+SETTLED_SECONDS = 2.0
+_HASHES: dict[str, tuple[tuple[int, int, int], str]] = {}
+
+
 def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """Hex sha256 of a file's bytes (reused while the file's ``stat`` is unchanged)."""
+    key = str(path)
+    st = os.stat(key)
+    signature = (st.st_size, st.st_ino, st.st_mtime_ns)
+    cached = _HASHES.get(key)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    if time.time() - st.st_mtime_ns / 1e9 > SETTLED_SECONDS:
+        if len(_HASHES) > 256:
+            _HASHES.clear()
+        _HASHES[key] = (signature, sha)
+    return sha
 
 
 @lru_cache(maxsize=16)

@@ -75,14 +75,14 @@ class ModelEvaluator:
         Local Dask workers share this machine's kernel cache
         (:mod:`czsim.engines.kernel`), so when the parent has compiled the optimised kernel
         while the workers start, each worker loads it instead of compiling the same library
-        itself (2 s of each worker's core). The runs are the smallest batch whose blocks use
-        the optimised kernel; their results are discarded.
+        itself (2 s of each worker's core). The runs are the smallest batch that uses the
+        optimised kernel; their results are discarded.
         """
-        from czsim.engines import ensemble, kernel
+        from czsim.engines import kernel
 
         if not kernel.enabled() or len(x) == 0:
             return
-        self(x[: min(len(x), kernel.OPTIMISE_RUNS * ensemble.threads())])
+        self(x[: min(len(x), kernel.OPTIMISE_RUNS)])
 
 
 def build_problem(

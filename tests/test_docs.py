@@ -136,7 +136,8 @@ def test_the_summary_counts_every_number_by_source(table):
 def test_dependency_graph_distinguishes_flows():
     edges = structure.dependency_graph()
     kind = {(s, t): k for s, t, k in edges.itertuples(index=False)}
-    assert kind[("Cluster investment", "Capital under construction")] == "inflow"
+    assert kind[("Capital starts", "Capital under construction")] == "inflow"
+    assert kind[("Cluster investment", "Capital starts")] == "info"
     assert kind[("Capital completions", "Capital")] == "inflow"
     assert kind[("Capital completions", "Capital under construction")] == "outflow"
     assert kind[("Depreciation", "Capital")] == "outflow"
@@ -179,7 +180,7 @@ def test_element_diagram_is_legible():
     nodes = re.findall(r'^\s+"[^"]+" \[label=', dot, re.MULTILINE)
     assert 40 <= len(nodes) <= 120  # legible: the SVG zooms, constants are left out
     assert "cluster_" in dot and "Capital" in dot
-    assert '"Cluster investment" -> "Capital under construction"' in dot
+    assert '"Capital starts" -> "Capital under construction"' in dot
     # constants are left out, except build rates that are a stock's only inflow
     assert '"Depreciation rate" [' not in dot
 

@@ -46,7 +46,7 @@ def test_child_lists_only_changes_and_inherits_the_rest():
 
 def test_time_series_values_are_sorted_points():
     slow = load_scenario("slowdown")
-    assert slow.values["demand_growth_other_industry"] == ((2022.0, -0.02), (2026.0, 0.02))
+    assert slow.values["demand_growth_other_industry"] == ((2022.0, -0.03), (2026.0, 0.01))
 
 
 def test_to_toml_round_trips(tmp_path):
@@ -185,7 +185,7 @@ def test_inherited_ranges_follow_the_values_a_child_changes(tmp_path):
     slow = czsim.load_scenario("slowdown")
     lo, hi = base.uncertain["demand_growth_equipment"]
     shift = slow.values["demand_growth_equipment"] - base.values.get(
-        "demand_growth_equipment", 0.06
+        "demand_growth_equipment", table["demand_growth_equipment"].default
     )
     assert slow.uncertain["demand_growth_equipment"] == pytest.approx((lo + shift, hi + shift))
     assert "demand_growth_other_industry" not in slow.uncertain  # a time series in slowdown

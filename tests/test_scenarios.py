@@ -216,3 +216,47 @@ def test_inherited_ranges_follow_the_values_a_child_changes(tmp_path):
                 plo, phi = parent.uncertain[name]
                 if plo <= before <= phi:
                     assert low - 1e-12 <= value <= high + 1e-12, (path.name, name)
+
+
+def _settle(*files: Path) -> None:
+    """Date files (and folders) a minute back, as if written long ago."""
+    import os
+    import time
+
+    old = time.time() - 60
+    for f in files:
+        os.utime(f, (old, old))
+
+
+def test_a_loaded_scenario_is_reused_until_a_file_of_its_chain_changes(tmp_path):
+    parent = tmp_path / "mine.toml"
+    child = tmp_path / "child.toml"
+    parent.write_text('extends = "baseline"\n[parameters]\ndemand_growth_nev = 0.2\n')
+    child.write_text('extends = "mine"\n[parameters]\nprice_growth = 0.02\n')
+    _settle(parent, child, tmp_path)
+    first = load_scenario(child)
+    assert load_scenario(child) is first  # unchanged files: the same (frozen) object
+    assert first.values["demand_growth_nev"] == 0.2
+    parent.write_text('extends = "baseline"\n[parameters]\ndemand_growth_nev = 0.25\n')
+    _settle(parent)  # an edit of the parent, even dated in the past, is seen
+    again = load_scenario(child)
+    assert again is not first and again.values["demand_growth_nev"] == 0.25
+    assert again.values["price_growth"] == 0.02
+
+
+def test_a_new_parent_beside_the_file_is_found_after_a_cached_load(tmp_path):
+    child = tmp_path / "child.toml"
+    child.write_text('extends = "plan"\n[parameters]\nprice_growth = 0.02\n')
+    _settle(child, tmp_path)
+    assert load_scenario(child).parent == "plan"
+    (tmp_path / "plan.toml").write_text('name = "my plan"\n[parameters]\nprice_growth = 0.0\n')
+    _settle(tmp_path / "plan.toml", tmp_path)
+    assert load_scenario(child).parent == "my plan"  # the folder's entries changed
+
+
+def test_files_written_just_now_are_read_again_every_time(tmp_path):
+    child = tmp_path / "fresh.toml"
+    child.write_text('extends = "baseline"\n[parameters]\nprice_growth = 0.02\n')
+    first = load_scenario(child)
+    assert load_scenario(child) is not first  # too recent for its stat to be trusted
+    assert load_scenario(child) == first

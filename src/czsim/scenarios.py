@@ -21,6 +21,8 @@ Loading resolves the chain of parents, validates every name and value against
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -323,9 +325,15 @@ def _load(
     folder: Path | None = None,
     *,
     upload: bool = False,
+    reads: list[Path] | None = None,
 ) -> Scenario:
-    """Load ``path``; its parent is looked up in ``folder`` (default: the file's folder)."""
+    """Load ``path``; its parent is looked up in ``folder`` (default: the file's folder).
+
+    ``reads``, if given, collects every file read and every folder searched for a parent.
+    """
     data, text = read_toml_text(path, error=ScenarioError)  # refuses symlink loops first
+    if reads is not None:
+        reads.append(path)
     try:
         real = path.resolve()
     except (OSError, RuntimeError):
@@ -359,7 +367,9 @@ def _load(
         parent_path = _resolve_parent(
             data["extends"], path, folder or path.parent, line=at("extends"), upload=upload
         )
-        parent = _load(parent_path, table, (*chain, real))
+        if reads is not None:  # a new file beside it could change which parent is found
+            reads.extend(dict.fromkeys((folder or path.parent, paths.SCENARIO_DIR)))
+        parent = _load(parent_path, table, (*chain, real), reads=reads)
     values = dict(parent.values) if parent else {}
     uncertain = dict(parent.uncertain) if parent else {}
     origins = dict(parent.origins) if parent else {}
@@ -464,7 +474,53 @@ def load_scenario(source: str | Path) -> Scenario:
                 file=named if len(text) <= MAX_NAME else None,
             )
         path = named
-    return _load(path, load_parameters(), ())
+    return _cached_load(path, load_parameters())
+
+
+#: Files (and folders) younger than this are read again on every load: a write within the
+#: same clock tick could leave the size and time unchanged (git's "racy" rule).
+SETTLED_SECONDS = 2.0
+_LOADED: dict[tuple[str, int], tuple[tuple, ParameterTable, Scenario]] = {}
+
+
+def _signature(files: list[Path]) -> tuple | None:
+    """Return the files' stats, or None if one is too recent to be trusted unchanged."""
+    out = []
+    now = time.time()
+    for f in files:
+        st = os.stat(f)
+        if now - st.st_mtime_ns / 1e9 <= SETTLED_SECONDS:
+            return None
+        out.append((str(f), st.st_size, st.st_ino, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _cached_load(path: Path, table: ParameterTable) -> Scenario:
+    """Load like :func:`_load`, reusing the result while nothing it read has changed.
+
+    Nothing read: no file of the ``extends`` chain, no folder searched for a parent, and the
+    same parameter table. Scenarios are frozen, so the same object can be handed out again.
+    Errors are never cached.
+    """
+    key = (str(path.absolute()), id(table))
+    hit = _LOADED.get(key)
+    if hit is not None and hit[1] is table:
+        try:
+            if _signature([Path(f[0]) for f in hit[0]]) == hit[0]:
+                return hit[2]
+        except OSError:
+            pass
+    reads: list[Path] = []
+    scenario = _load(path, table, (), reads=reads)
+    try:
+        signature = _signature(reads)
+    except OSError:
+        signature = None
+    if signature is not None:
+        if len(_LOADED) > 64:
+            _LOADED.clear()
+        _LOADED[key] = (signature, table, scenario)
+    return scenario
 
 
 #: Largest upload :func:`load_scenario_text` accepts.

@@ -33,7 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-LEVER = "工业投资增速"
+#: NEV demand: investment growth does not move the baseline (demand-limited), so its chart
+#: would not change.
+LEVER = "新能源汽车及核心零部件"
 GOALS = {"painted": 0.250, "new session": 2.0, "sessions": 2.0, "server": 2.0}
 
 #: In the page: remember the chart as drawn (Vega's SVG, or a canvas's pixels), then check
@@ -170,7 +172,7 @@ def server_side(sessions: int) -> list[float]:
 
     def rerun(i: int) -> None:
         at = apps[i]
-        key = f"p:{at.session_state['rev']}:industrial_investment_growth"
+        key = f"p:{at.session_state['rev']}:demand_growth_nev"
         at.slider(key=key).set_value(round(15.0 + 0.25 * i, 2))
         barrier.wait()
         start = time.perf_counter()

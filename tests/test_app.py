@@ -214,13 +214,14 @@ def test_baseline_plan_slowdown_and_reset_switch_do_not_crash(app: AppTest) -> N
 
 def test_moving_back_is_no_edit_and_scorecard_follows(app: AppTest) -> None:
     before = _scale(app)
-    _lever(app, "industrial_investment_growth").set_value(-5.0).run()
+    # NEV demand: investment growth does not move 2025 in the baseline (demand-limited)
+    _lever(app, "demand_growth_nev").set_value(5.0).run()
     assert _scale(app) != before and _count(app) == 1
     moved = _scale(app)
     _goto(app, "scorecard")
     assert _scorecard_row(app, "industrial_scale")[t("col_value", "zh")] == f"{moved:,.0f}"
     _goto(app, "overview")
-    _lever(app, "industrial_investment_growth").set_value(9.0).run()
+    _lever(app, "demand_growth_nev").set_value(17.0).run()
     assert app.session_state["edits"] == {} and _scale(app) == before
 
 
@@ -288,6 +289,71 @@ def test_lever_panel_in_planner_units_with_marks(app: AppTest) -> None:
     _lever(app, "industrial_investment_growth").set_value(13.175).run()
     assert _lever(app, "industrial_investment_growth").value == pytest.approx(13.175)
     assert app.session_state["edits"] == {"industrial_investment_growth": pytest.approx(0.13175)}
+
+
+def _reach_chart(at: AppTest) -> pd.DataFrame:
+    """The rows of the overview's lever-reach chart (the one with a bar from low to high)."""
+    import json
+
+    import pyarrow as pa
+
+    for element in at.get("vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        for lay in spec.get("layer", []):
+            if lay.get("encoding", {}).get("x2", {}).get("field") == "high":
+                data = {d.name: d.data.data for d in element.proto.datasets}
+                name = lay["data"]["name"]
+                if name in data:
+                    return pa.ipc.open_stream(data[name]).read_pandas()
+                return pd.DataFrame(spec["datasets"][name])
+    raise AssertionError("no lever-reach chart")
+
+
+def test_each_lever_shows_how_far_it_alone_moves_the_headline(app: AppTest) -> None:
+    """Beside the levers: the 2025 scale with each key lever at either end of its range, the
+    others as they are now, largest first; a lever that cannot move it says so."""
+    table = load_parameters()
+    base = czsim.load_scenario("baseline")
+    names = [p.name for p in table.key_levers()]
+    _, rows = logic.reach_rows(base, names, table)
+    ds = czsim.run_many(base, rows, variables=["Industrial scale"], times=[2025])
+    scale = ds["Industrial scale"].values.reshape(-1)
+    shown = _reach_chart(app).set_index("label")
+    flat_line = next(c.value for c in app.main.caption if "几乎不改变2025年规模" in c.value)
+    n_flat = 0
+    for i, name in enumerate(names):
+        low, high = sorted(scale[2 * i : 2 * i + 2])
+        label = table[name].label("zh")
+        if high - low <= 5e-4 * high:  # listed under the chart, not drawn
+            assert label not in shown.index and label in flat_line, name
+            n_flat += 1
+            continue
+        got = shown.loc[label]
+        assert (got["low"], got["high"]) == pytest.approx((low, high)), name
+        assert got["current"] == pytest.approx(_scale(app), abs=0.5)
+    assert len(shown) + n_flat == len(names)
+    assert "工业投资增速" in flat_line  # demand-limited in the baseline: see the help text
+    spans = (shown["high"] - shown["low"]).to_numpy()
+    assert (spans[:-1] >= spans[1:]).all() and spans[0] > 1000  # largest first
+    # the reach follows the other levers' values in effect
+    _lever(app, "demand_growth_equipment").set_value(20.0).run()
+    assert not _reach_chart(app)[["low", "high"]].equals(shown.reset_index()[["low", "high"]])
+    _ok(app.sidebar.radio(key="lang").set_value("en").run())
+    english = _reach_chart(app)
+    assert table["demand_growth_nev"].label("en") in set(english["label"])
+
+
+def test_reach_rows_move_one_lever_at_a_time_and_leave_series_alone() -> None:
+    table = load_parameters()
+    base = czsim.load_scenario("baseline").with_values(demand_growth_nev=((2023, 0.1), (2025, 0.2)))
+    names = ["industrial_investment_growth", "demand_growth_nev", "rd_intensity"]
+    moved, rows = logic.reach_rows(base, names, table)
+    assert moved == ["industrial_investment_growth", "rd_intensity"]  # the series is left out
+    assert list(rows.columns) == moved and len(rows) == 4
+    growth = table["industrial_investment_growth"]
+    assert rows["industrial_investment_growth"].tolist()[:2] == [growth.low, growth.high]
+    held = logic.effective_value(base, "rd_intensity", table)
+    assert rows["rd_intensity"].tolist()[:2] == [held, held]
 
 
 def test_assumptions_search_and_groups(app: AppTest) -> None:

@@ -459,6 +459,52 @@ def probability_bars(
     return _layers(bars, text, height=alt.Step(22))
 
 
+def lever_reach(
+    frame: pd.DataFrame,
+    *,
+    lever_title: str,
+    value_title: str,
+    low_title: str,
+    high_title: str,
+    target: float,
+    target_label: str,
+) -> alt.LayerChart:
+    """Chart how far each lever alone moves an outcome (a tornado).
+
+    A bar runs from the outcome with the lever at its low end to the outcome at its high
+    end; the scenario's value is a black tick, the target a red dashed rule.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns ``label``, ``low`` and ``high`` (the outcome with the lever at either end),
+        and ``current`` (the scenario's outcome), in the order shown.
+    """
+    order = list(frame["label"])
+    y = alt.Y("label:N", title=None, sort=order, axis=alt.Axis(labelLimit=190, labelFontSize=11))
+    tooltip = [
+        alt.Tooltip("label:N", title=lever_title),
+        alt.Tooltip("low:Q", title=low_title, format=",.0f"),
+        alt.Tooltip("high:Q", title=high_title, format=",.0f"),
+    ]
+    base = alt.Chart(frame)
+    bars = base.mark_bar(color=PALETTE[0], opacity=0.75, height=12).encode(
+        y=y,
+        x=alt.X("low:Q", title=value_title, scale=alt.Scale(zero=False)),
+        x2=alt.X2("high:Q"),
+        tooltip=tooltip,
+    )
+    ticks = base.mark_tick(color="black", thickness=2, size=16).encode(
+        y=y, x=alt.X("current:Q"), tooltip=tooltip
+    )
+    rule = (
+        alt.Chart(pd.DataFrame({"target": [target], "label": [target_label]}))
+        .mark_rule(color=TARGET, strokeDash=[4, 3], strokeWidth=2)
+        .encode(x=alt.X("target:Q"), tooltip=[alt.Tooltip("label:N", title=target_label)])
+    )
+    return _layers(bars, ticks, rule, height=alt.Step(22))
+
+
 def spec(chart: alt.TopLevelMixin) -> dict:
     """Return the Vega-Lite spec of a chart, without validating it.
 

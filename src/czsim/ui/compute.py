@@ -21,7 +21,14 @@ import xarray as xr
 from czsim import api, paths, uncertainty
 from czsim.parameters import ParameterTable, load_parameters
 from czsim.scenarios import Scenario, list_scenarios, load_scenario, load_scenario_text
-from czsim.targets import Target, load_targets, probabilities, scorecard
+from czsim.targets import (
+    Target,
+    headline,
+    load_targets,
+    probabilities,
+    scorecard,
+    target_values,
+)
 from czsim.ui import logic
 
 
@@ -144,6 +151,26 @@ def run_ensemble(
     variables = sorted({tg.variable for tg in target_list() if tg.tracked})
     result = api.run_many(scenario, draws, variables=variables)
     return logic.band_frame(result, target_list()), probabilities(result)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def lever_reach(toml_text: str, stamp: tuple[int, ...]) -> pd.DataFrame:
+    """How far each key lever alone moves the headline over its whole range.
+
+    One batch of runs: each key lever at its low and at its high end, the others as in the
+    scenario. Returns index lever name, columns ``low`` and ``high`` (the headline's value in
+    its year, in its unit); levers set as a time series by the scenario are not in it.
+    """
+    scenario = _scenario(toml_text)
+    table = parameter_table()
+    names, frame = logic.reach_rows(scenario, [p.name for p in table.key_levers()], table)
+    if not names:
+        return pd.DataFrame(columns=["low", "high"])
+    head = headline().target
+    variable = head.variable.split("[")[0]
+    result = api.run_many(scenario, frame, variables=[variable], times=[head.year])
+    values = target_values(result, [head])[:, 0, 0] * head.display_scale
+    return pd.DataFrame({"low": values[0::2], "high": values[1::2]}, index=names)
 
 
 def model_docs() -> tuple[pd.DataFrame, str]:

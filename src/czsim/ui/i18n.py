@@ -203,6 +203,28 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Results follow each move; under each lever, the baseline's and the plan's values. "
         "Every other parameter is under “Other assumptions” in the sidebar.",
     ),
+    "reach_title": (
+        "各杠杆单独能使{year}年规模移动多少",
+        "How far each lever alone moves {year} scale",
+    ),
+    "reach_help": (
+        "每条横条：该杠杆单独从其范围下限取到上限（其他杠杆保持当前取值）时，{year}年工业规模的"
+        "取值区间；黑色竖线为当前值，红色虚线为目标。图下列出的杠杆在当前情景下对{year}年"
+        "规模几乎没有作用（变化小于0.05%）：例如需求不足时，企业想要的投资低于资金所能支持的投资，"
+        "投资增速再高也不会增加投资。",
+        "Each bar: {year} industrial scale as this lever alone goes from the low to the high end "
+        "of its range, the other levers as they are now; the black tick is the current value, "
+        "the red dashed line the target. The levers listed under the chart do almost nothing "
+        "to {year} scale in this scenario (under 0.05%): e.g. when demand is short, firms want "
+        "less investment than the funds allow, so faster investment growth adds no investment.",
+    ),
+    "reach_lever": ("杠杆", "lever"),
+    "reach_low": ("取下限时", "at its low end"),
+    "reach_high": ("取上限时", "at its high end"),
+    "reach_flat": (
+        "几乎不改变{year}年规模（<0.05%）：{names}",
+        "Barely move {year} scale (<0.05%): {names}",
+    ),
     "mark_baseline": ("基准", "baseline"),
     "mark_plan": ("规划", "plan"),
     "assumptions_help": (

@@ -83,6 +83,24 @@ def effective_value(scenario: Scenario, name: str, table: ParameterTable) -> Val
     return scenario.values.get(name, table[name].default)
 
 
+def reach_rows(
+    scenario: Scenario, names: Iterable[str], table: ParameterTable
+) -> tuple[list[str], pd.DataFrame]:
+    """Return the levers that can be moved alone and the runs that move them.
+
+    Two rows per lever: the lever at its low, then at its high end, every other lever at the
+    scenario's value. A lever whose value is a time series in ``scenario`` is left out (moving
+    it as a constant would answer another question).
+    """
+    base = {n: effective_value(scenario, n, table) for n in names}
+    moved = [n for n, v in base.items() if not isinstance(v, tuple)]
+    rows = []
+    for n in moved:
+        for end in (table[n].low, table[n].high):
+            rows.append({**{m: float(base[m]) for m in moved}, n: float(end)})
+    return moved, pd.DataFrame(rows, columns=moved)
+
+
 def tuned(
     base: Scenario, edits: Mapping[str, float], table: ParameterTable, lang: str = "en"
 ) -> Scenario:

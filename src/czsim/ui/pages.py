@@ -6,10 +6,12 @@ charts built by :mod:`czsim.ui.charts`.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from czsim.groups import group_label, load_groups
+from czsim.parameters import ParameterTable
 from czsim.targets import Target, headline
 from czsim.ui import (
     charts,
@@ -99,6 +101,56 @@ def _draw_clusters(cards: dict[str, pd.DataFrame], ctx: Context, lang: str) -> N
         ),
         width="stretch",
     )
+
+
+def reach_frame(
+    reach: pd.DataFrame, current: float, table: ParameterTable, lang: str
+) -> pd.DataFrame:
+    """Return the tornado's rows: one per lever, the largest reach first.
+
+    ``flat`` marks the levers that move the outcome by no more than 0.05% over their range.
+    """
+    frame = pd.DataFrame(
+        {
+            "label": [table[n].label(lang) for n in reach.index],
+            "low": reach[["low", "high"]].min(axis=1).to_numpy(),
+            "high": reach[["low", "high"]].max(axis=1).to_numpy(),
+            "current": current,
+        }
+    )
+    span = frame["high"] - frame["low"]
+    frame["flat"] = span <= 5e-4 * frame["high"].abs()
+    return frame.iloc[np.argsort(-span.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def _draw_reach(ctx: Context, row: pd.Series, lang: str, stamp: tuple[int, ...]) -> None:
+    """Draw how far each key lever alone moves the headline (the others as they are now)."""
+    head = headline().target
+    reach = compute.lever_reach(ctx.toml, stamp)
+    if reach.empty:
+        return
+    st.markdown(
+        f"**{t('reach_title', lang, year=head.year)}**", help=t("reach_help", lang, year=head.year)
+    )
+    frame = reach_frame(reach, float(row["value"]), compute.parameter_table(), lang)
+    flat = frame.pop("flat")
+    draw(
+        charts.cached_spec(
+            charts.lever_reach,
+            {"frame": frame[~flat].reset_index(drop=True)},
+            lever_title=t("reach_lever", lang),
+            value_title=unit_text(head.unit, lang),
+            low_title=t("reach_low", lang),
+            high_title=t("reach_high", lang),
+            target=float(row["target"]),
+            target_label=t("scale_target", lang),
+        ),
+        width="stretch",
+    )
+    if flat.any():
+        sep = "、" if lang == "zh" else ", "
+        names = sep.join(frame.loc[flat, "label"])
+        st.caption(t("reach_flat", lang, year=head.year, names=names))
 
 
 def _status_domain(lang: str) -> list[str]:
@@ -222,6 +274,7 @@ def _overview() -> None:
         if ctx.toml != base_toml:
             difference = row["value"] - base_card.loc[head.id, "value"]
             st.caption(t("vs_baseline", lang, delta=f"{difference:+,.0f}"))
+        reach = st.container()  # filled once the levers are drawn: they come first
     with right:
         title, count, reset, share, keep = st.columns(
             [1.3, 1.6, 1.4, 0.9, 0.9], vertical_alignment="center"
@@ -241,6 +294,8 @@ def _overview() -> None:
         with keep.popover("⬇", help=t("keep", lang)):
             downloads(ctx)
         levers.lever_panel(lang, columns=3)
+    with reach:
+        _draw_reach(ctx, row, lang, stamp)
 
     st.markdown(verdict.counts_text(card, lang))
     st.subheader(t("clusters_verdict", lang))

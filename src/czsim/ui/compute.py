@@ -105,7 +105,22 @@ def _scenario_file(name: str, stamp: int, inputs: tuple[int, ...]) -> Scenario:
 
 
 def _scenario(toml_text: str) -> Scenario:
-    return load_scenario_text(toml_text, filename="scenario.toml")
+    """Return the scenario written as ``toml_text`` (parsed once per text and file state).
+
+    A rerun runs the same text three times (the run, the verdict's ensemble, the levers'
+    reach); parsing and validating it cost ~10 ms each time. Frozen, so one copy is shared.
+    """
+    key = (toml_text, _scenario_stamp(), inputs_stamp())
+    scenario = _TEXTS.get(key)
+    if scenario is None:
+        scenario = load_scenario_text(toml_text, filename="scenario.toml")
+        if len(_TEXTS) > 256:
+            _TEXTS.clear()
+        _TEXTS[key] = scenario
+    return scenario
+
+
+_TEXTS: dict[tuple, Scenario] = {}
 
 
 @st.cache_data(max_entries=128, show_spinner=False)

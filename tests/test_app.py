@@ -333,8 +333,8 @@ def test_each_lever_shows_how_far_it_alone_moves_the_headline(app: AppTest) -> N
         assert got["current"] == pytest.approx(_scale(app), abs=0.5)
     assert len(shown) + n_flat == len(names)
     assert "工业投资增速" in flat_line  # demand-limited in the baseline: see the help text
-    spans = (shown["high"] - shown["low"]).to_numpy()
-    assert (spans[:-1] >= spans[1:]).all() and spans[0] > 1000  # largest first
+    spans = (shown.sort_values("rank")["high"] - shown.sort_values("rank")["low"]).to_numpy()
+    assert (spans[:-1] >= spans[1:]).all() and spans[0] > 1000  # largest on top
     # the reach follows the other levers' values in effect
     _lever(app, "demand_growth_equipment").set_value(20.0).run()
     assert not _reach_chart(app)[["low", "high"]].equals(shown.reset_index()[["low", "high"]])
@@ -763,6 +763,29 @@ LINE_ARGS = dict(
     target_label="目标",
     band_label="P10-P90",
 )
+
+
+def _reach(shift: float = 0.0) -> pd.DataFrame:
+    low = np.array([24000.0, 25500.0, 25700.0]) + shift
+    return pd.DataFrame(
+        {
+            "label": ["需求", "投资", "研发"],
+            "low": low,
+            "high": low + np.array([3000.0, 10.0, 400.0]),
+            "current": 25800.0 + shift,
+            "rank": [0.0, 2.0, 1.0] if shift == 0 else [1.0, 0.0, 2.0],  # reordered bars
+        }
+    )
+
+
+REACH_ARGS = dict(
+    lever_title="杠杆",
+    value_title="亿元",
+    low_title="下限",
+    high_title="上限",
+    target=25000.0,
+    target_label="目标",
+)
 BAR_ARGS = dict(
     cluster_title="集群",
     value_title="2025",
@@ -779,6 +802,7 @@ BAR_ARGS = dict(
         (charts.scenario_lines, lambda s: {"frame": _lines(s), "band": _band(s)}, LINE_ARGS),
         (charts.scenario_lines, lambda s: {"frame": _lines(s), "band": None}, LINE_ARGS),
         (charts.cluster_bars, lambda s: {"frame": _clusters(s)}, BAR_ARGS),
+        (charts.lever_reach, lambda s: {"frame": _reach(s)}, REACH_ARGS),
         (
             charts.band_chart,
             lambda s: {"bands": _band(s).assign(p50=lambda b: b.p10 + 1000)},

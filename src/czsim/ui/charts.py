@@ -478,10 +478,14 @@ def lever_reach(
     ----------
     frame : pandas.DataFrame
         Columns ``label``, ``low`` and ``high`` (the outcome with the lever at either end),
-        and ``current`` (the scenario's outcome), in the order shown.
+        ``current`` (the scenario's outcome) and ``rank`` (the order shown, 0 on top).
     """
-    order = list(frame["label"])
-    y = alt.Y("label:N", title=None, sort=order, axis=alt.Axis(labelLimit=190, labelFontSize=11))
+    y = alt.Y(
+        "label:N",
+        title=None,
+        sort=alt.EncodingSortField(field="rank", op="min", order="ascending"),
+        axis=alt.Axis(labelLimit=190, labelFontSize=11),
+    )
     tooltip = [
         alt.Tooltip("label:N", title=lever_title),
         alt.Tooltip("low:Q", title=low_title, format=",.0f"),

@@ -106,9 +106,9 @@ def _draw_clusters(cards: dict[str, pd.DataFrame], ctx: Context, lang: str) -> N
 def reach_frame(
     reach: pd.DataFrame, current: float, table: ParameterTable, lang: str
 ) -> pd.DataFrame:
-    """Return the tornado's rows: one per lever, the largest reach first.
+    """Return the tornado's rows: one per lever, in the table's order.
 
-    ``flat`` marks the levers that move the outcome by no more than 0.05% over their range.
+    ``rank`` 0 is the largest reach; ``flat`` marks the levers that move the outcome by no more than 0.05% over their range.
     """
     frame = pd.DataFrame(
         {
@@ -118,9 +118,12 @@ def reach_frame(
             "current": current,
         }
     )
-    span = frame["high"] - frame["low"]
+    span = (frame["high"] - frame["low"]).to_numpy()
     frame["flat"] = span <= 5e-4 * frame["high"].abs()
-    return frame.iloc[np.argsort(-span.to_numpy(), kind="stable")].reset_index(drop=True)
+    # drawn largest first by this number, the rows staying in the table's order: a lever
+    # move that reorders the bars then only changes numbers, and the chart's template holds
+    frame["rank"] = np.argsort(np.argsort(-span, kind="stable"), kind="stable").astype(float)
+    return frame
 
 
 def _draw_reach(ctx: Context, row: pd.Series, lang: str, stamp: tuple[int, ...]) -> None:

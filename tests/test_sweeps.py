@@ -197,6 +197,11 @@ def test_local_cluster_matches_in_process():
     distributed = sweep("plan", workers=2, **SMALL_MODEL_SWEEP)
     assert "LocalCluster (2 worker" in distributed.manifest["executor"]
     assert_same_result(local, distributed)
+    # the simulation's time is split: the cluster's start, the chunks, the cluster's stop
+    t = distributed.manifest["timing"]
+    assert min(t["start"], t["evaluate"], t["stop"]) >= 0
+    assert t["start"] + t["evaluate"] + t["stop"] == pytest.approx(t["simulate"], abs=0.01)
+    assert t["start"] > local.manifest["timing"]["start"]  # the workers take time to start
 
 
 def test_local_cluster_sizes_chunks_for_its_workers():

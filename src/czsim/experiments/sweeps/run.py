@@ -301,6 +301,7 @@ def run_sweep(
     with open_executor(scheduler, workers) as executor:
         if warming is not None:
             warming.join()
+        ready = time.perf_counter()  # a local cluster's workers are up
         if chunk_size is None:  # a resumed sweep keeps its chunks; else fit the workers
             chunk_size = store.previous_chunk_size or auto_chunk_size(runs, executor.slots)
         plan = _chunks(runs, chunk_size)
@@ -346,6 +347,7 @@ def run_sweep(
                 store.save_chunk(index, start, stop, outcomes)
                 results[index] = outcomes
                 bar.update(stop - start)
+        evaluated = time.perf_counter()
     simulated = time.perf_counter()
     ordered = [results[i] for i, _, _ in plan]
     for (_, start, stop), chunk in zip(plan, ordered, strict=True):
@@ -371,8 +373,14 @@ def run_sweep(
         finished=_now(),
         seconds=round(analysed_at - clock, 3),
         chunks_reused=len(plan) - len(todo),
+        # simulate: start of the sweep to the last chunk's results, the executor's start and
+        # stop included; its parts: start (a local cluster's workers up, the kernel compiled),
+        # evaluate (the chunks themselves) and stop (closing the cluster)
         timing={
             "simulate": round(simulated - clock, 3),
+            "start": round(ready - clock, 3),
+            "evaluate": round(evaluated - ready, 3),
+            "stop": round(simulated - evaluated, 3),
             "analyse": round(analysed_at - simulated, 3),
         },
     )

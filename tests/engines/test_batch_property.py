@@ -51,10 +51,15 @@ def big_batch():
 def test_run_alone_equals_run_in_big_batch(big_batch, i):
     constants, ds = big_batch
     alone = run(PATH, n_runs=1, constants={k: v[i : i + 1] for k, v in constants.items()})
+    # to 1e-12 of each variable's largest value in the run: an element that is a difference
+    # of near-equal numbers (a growth rate near zero) keeps the absolute rounding of its
+    # terms, so a relative tolerance per element fails on the last bit of an operation
+    # upstream (numpy may compute a power or a sum with other instructions for 10,000 values
+    # than for one); seen: Perceived demand growth 3.9e-4, off by 5.7e-16
     for name in ds.data_vars:
-        np.testing.assert_allclose(
-            alone[name].values[0], ds[name].values[i], rtol=1e-12, atol=0, err_msg=name
-        )
+        a, b = alone[name].values[0], ds[name].values[i]
+        scale = float(np.nanmax(np.abs(b))) if np.size(b) and np.isfinite(b).any() else 0.0
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * scale, err_msg=name)
 
 
 def test_uniform_and_per_run_constants_agree():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 from engine_helpers import MODELS, REAL_MODEL
@@ -100,3 +102,63 @@ def test_a_files_hash_follows_its_content_even_when_rewritten_at_once(tmp_path):
     assert mi.file_sha256(path) == hashlib.sha256(b"dddd").hexdigest() != first
     path.write_text("eeeee", encoding="utf-8")  # other size, now
     assert mi.file_sha256(path) == hashlib.sha256(b"eeeee").hexdigest()
+
+
+def _no_parse(*args, **kwargs):
+    raise AssertionError("parsed again")
+
+
+def test_a_parse_is_kept_on_disk_and_reused_by_a_new_process(tmp_path, monkeypatch):
+    """A new process (here: the in-memory caches cleared) reads PySD's parse from
+    ``$CZSIM_CACHE/parsed`` instead of parsing the file again (~2 s for the real model)."""
+    from pysd.translators.vensim.vensim_file import VensimFile
+
+    mi = importlib.import_module("czsim.engines.model_info")  # the module, not the function
+
+    monkeypatch.setenv("CZSIM_CACHE", str(tmp_path / "cache"))
+    source = MODELS / "subscripts.mdl"
+    first = tmp_path / "first.mdl"
+    first.write_bytes(source.read_bytes())
+    mi._abstract_section_cached.cache_clear()
+    mi._model_info_cached.cache_clear()
+    parsed = mi.model_info(first)
+    assert len(list((tmp_path / "cache" / "parsed").glob("*.pickle"))) == 1
+    mi._abstract_section_cached.cache_clear()
+    mi._model_info_cached.cache_clear()
+    monkeypatch.setattr(VensimFile, "parse", _no_parse)
+    again = mi.model_info(first)
+    assert list(again.variables) == list(parsed.variables) and again.ranges == parsed.ranges
+    for name, var in parsed.variables.items():
+        assert (again.variables[name].type, again.variables[name].dims) == (var.type, var.dims)
+    # the same bytes under another name: the cached parse, with this file's paths
+    other = tmp_path / "elsewhere" / "other.mdl"
+    other.parent.mkdir()
+    other.write_bytes(source.read_bytes())
+    section, _ = mi.abstract_section(other)
+    assert section.path == other.resolve().with_suffix(".py")
+
+
+def test_a_broken_parse_cache_entry_is_parsed_again(tmp_path, monkeypatch):
+    mi = importlib.import_module("czsim.engines.model_info")  # the module, not the function
+
+    monkeypatch.setenv("CZSIM_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "m.mdl"
+    path.write_bytes((MODELS / "lookups.mdl").read_bytes())
+    sha = mi.file_sha256(path)
+    entry = mi._parse_cache(sha)
+    entry.parent.mkdir(parents=True)
+    entry.write_bytes(b"not a pickle")
+    mi._abstract_section_cached.cache_clear()
+    mi._model_info_cached.cache_clear()
+    assert mi.model_info(path).variables  # parsed again, and the entry rewritten
+    mi._abstract_section_cached.cache_clear()
+    assert mi._parsed(str(path), sha).sections  # now a good entry
+
+
+def test_a_file_that_does_not_parse_leaves_no_cache_entry(tmp_path, monkeypatch):
+    monkeypatch.setenv("CZSIM_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "bad.mdl"
+    path.write_text("x = (((\n~ ~ |\n", encoding="utf-8")
+    with pytest.raises(ModelError, match="cannot parse"):
+        model_info(path)
+    assert not list((tmp_path / "cache").rglob("*.pickle"))

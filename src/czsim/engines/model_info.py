@@ -160,9 +160,38 @@ def file_sha256(path: str | Path) -> str:
     return sha
 
 
-@lru_cache(maxsize=16)
-def _abstract_section_cached(path: str, sha: str):
-    # sha is part of the key so an edited file is parsed again
+def _parse_cache(sha: str) -> Path:
+    """Where PySD's parse of a file with this content is kept (per PySD version)."""
+    import pysd
+
+    from czsim.engines.pysd_engine import cache_root
+
+    return cache_root() / "parsed" / f"{sha}-pysd{pysd.__version__}.pickle"
+
+
+def _parsed(path: str, sha: str):
+    """Return PySD's abstract model of ``path``, from the disk cache when it is there.
+
+    Parsing (parsimonious) takes ~2 s for the Changzhou model, paid by every new process: a
+    command, a Dask worker's first chunk. The parse depends only on the file's bytes and
+    PySD's version, which make the key; only a successful parse is written, atomically. An
+    unreadable cache entry is parsed again.
+    """
+    import pickle
+
+    from czsim.io import atomic_write
+
+    cached = _parse_cache(sha)
+    try:
+        am = pickle.loads(cached.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+        pass
+    else:  # the same bytes may have been parsed under another name: the paths are this file's
+        here = Path(path)
+        am.original_path = here
+        for i, section in enumerate(am.sections):
+            section.path = here.with_suffix(".py") if i == 0 else here.parent / section.path.name
+        return am
     from pysd.translators.vensim.vensim_file import VensimFile
 
     try:
@@ -173,6 +202,31 @@ def _abstract_section_cached(path: str, sha: str):
             am = vf.get_abstract_model()
     except Exception as err:  # PySD raises many exception types for bad files
         raise ModelError(f"cannot parse Vensim model: {err}", file=path) from err
+    try:
+        data = pickle.dumps(am, protocol=pickle.HIGHEST_PROTOCOL)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(cached, lambda f: f.write(data))
+        _prune(cached.parent)
+    except (OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        pass  # no cache (read-only disk, an object PySD cannot pickle): parse next time
+    return am
+
+
+#: Parses kept on disk; the least recently written go first (an edited model leaves one each).
+PARSES_KEPT = 64
+
+
+def _prune(folder: Path) -> None:
+    entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[PARSES_KEPT:]:
+        old.unlink(missing_ok=True)
+
+
+@lru_cache(maxsize=16)
+def _abstract_section_cached(path: str, sha: str):
+    # sha is part of the key so an edited file is parsed again; the checks below run on a
+    # cached parse too
+    am = _parsed(path, sha)
     macros = [s for s in am.sections if getattr(s, "type", "main") == "macro"]
     if macros:
         m = macros[0]

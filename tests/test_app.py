@@ -879,3 +879,23 @@ def test_small_panels_show_counts_as_whole_numbers(app: AppTest) -> None:
         else:
             assert y["axis"]["format"] == ",.4~g", title
     assert any(p["title"]["text"].endswith("(家)") for p in panels["concat"])
+
+
+def test_table_styles_colour_exactly_the_rows_they_name() -> None:
+    """The verdict colours each row's status cell by its own status; compare highlights the
+    changed rows whole, in any order of the index."""
+    from czsim.ui import pages, verdict
+
+    table = pd.DataFrame(
+        {"Status": ["a", "b", "c"], "Value": [1.0, 2.0, 3.0]}, index=["x", "y", "z"]
+    )
+    status = pd.Series(["missed", "reached", "untracked"], index=["z", "x", "y"])
+    styles = pages._verdict_style(table, status)
+    assert styles.loc["x", "Status"] == f"color: {verdict.COLOURS['reached']}; font-weight: bold"
+    assert styles.loc["z", "Status"] == f"color: {verdict.COLOURS['missed']}; font-weight: bold"
+    assert styles.loc["y", "Status"] == "" and (styles["Value"] == "").all()
+
+    changed = pd.Series([True, False, True], index=["z", "y", "x"])
+    styles = pages._changed_style(table, changed)
+    assert (styles.loc[["x", "z"]] == "background-color: #fff4ce").all(axis=None)
+    assert (styles.loc["y"] == "").all()

@@ -182,11 +182,11 @@ def _chances(ctx: Context) -> pd.DataFrame | None:
 
 
 def _verdict_style(table: pd.DataFrame, status: pd.Series) -> pd.DataFrame:
+    # one column assignment: a .loc write per row costs about 0.3 ms on every rerun
+    colours = status.reindex(table.index).map(verdict.COLOURS)
+    css = ("color: " + colours + "; font-weight: bold").fillna("")
     styles = pd.DataFrame("", index=table.index, columns=table.columns)
-    for tid, s in status.items():
-        colour = verdict.COLOURS.get(s)
-        if colour:
-            styles.loc[tid, table.columns[0]] = f"color: {colour}; font-weight: bold"
+    styles[table.columns[0]] = css.to_numpy(dtype=object)
     return styles
 
 
@@ -394,11 +394,11 @@ def scorecard(ctx: Context) -> None:
 
 
 def _changed_style(table: pd.DataFrame, changed: pd.Series) -> pd.DataFrame:
-    styles = pd.DataFrame("", index=table.index, columns=table.columns)
-    for tid, flag in changed.items():
-        if flag:
-            styles.loc[tid, :] = "background-color: #fff4ce"
-    return styles
+    rows = changed.reindex(table.index, fill_value=False).to_numpy(dtype=bool)
+    css = np.where(rows, "background-color: #fff4ce", "").astype(object)
+    return pd.DataFrame(
+        np.repeat(css[:, None], table.shape[1], axis=1), index=table.index, columns=table.columns
+    )
 
 
 def compare(ctx: Context) -> None:

@@ -620,3 +620,27 @@ def test_the_kernels_optimisation_follows_the_whole_batch(monkeypatch):
     czsim.run_many("baseline", frame, variables=["Industrial scale"], times=[2025])
     assert len(calls) == 2 and sum(r for r, _ in calls) == n
     assert all(r < kernel.OPTIMISE_RUNS and batch == n for r, batch in calls)
+
+
+def test_tornado_draws_the_strongest_parameters_and_names_how_many_are_left_out(tmp_path):
+    from czsim.experiments.sweeps import figures
+
+    strength = {f"p{i:02d}": float(i) for i in range(30)}  # p29 strongest
+    rows = [
+        {"outcome": "y", "time": np.nan, "parameter": p, "index": k, "value": v, "conf": 0.1}
+        for p, v in strength.items()
+        for k in ("ST", "S1")
+    ]
+    paths = figures.plot_indices(
+        pd.DataFrame(rows), "y", {}, tmp_path, title="t", top=figures.TOP_PARAMETERS
+    )
+    svg = (tmp_path / "indices.svg").read_text(encoding="utf-8")
+    assert {p.name for p in paths} == {"indices.png", "indices.svg"}
+    left_out = 30 - figures.TOP_PARAMETERS
+    drawn = {p for p in strength if f">{p}<" in svg}
+    assert drawn == {f"p{i:02d}" for i in range(left_out, 30)}  # the strongest, and only them
+    assert f"{left_out} weaker parameters in indices.csv" in svg
+
+    figures.plot_indices(pd.DataFrame(rows), "y", {}, tmp_path, title="t", top=30)
+    svg = (tmp_path / "indices.svg").read_text(encoding="utf-8")
+    assert all(f">{p}<" in svg for p in strength) and "weaker" not in svg

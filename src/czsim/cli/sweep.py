@@ -135,7 +135,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-figures",
         action="store_true",
-        help="write the data only (the PNG/SVG figures take 3-4 s: Chinese labels are slow to "
+        help="write the data only (the PNG/SVG figures take 2-3 s: Chinese labels are slow to "
         "lay out); rerun without it to add them, nothing is simulated again",
     )
     p.set_defaults(func=_cmd)

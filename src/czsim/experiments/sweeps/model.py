@@ -245,7 +245,7 @@ def sweep(
     progress : bool
         Show a progress bar with runs per second.
     figures : bool
-        With ``out``, also write the tornado, probability and fan figures (PNG and SVG; 3-4 s,
+        With ``out``, also write the tornado, probability and fan figures (PNG and SVG; 2-3 s,
         most of it laying out Chinese labels). A finished sweep rerun with ``figures=True``
         adds them without simulating again.
 

@@ -20,6 +20,7 @@ from czsim.io import temporary_sibling
 from czsim.plotting import use_cjk_font
 
 FORMATS = ("png", "svg")
+DPI = 150
 #: Parameters drawn in the tornado chart: more are unreadable (and each CJK label costs
 #: milliseconds to lay out and draw three times); indices.csv holds them all.
 TOP_PARAMETERS = 25
@@ -39,6 +40,7 @@ def _save(fig, out: Path, stem: str) -> list[Path]:
 
     paths = []
     # Lay out once for both formats (bbox_inches="tight" would draw every file twice).
+    fig.set_dpi(DPI)  # the layout's renderer is then the PNG's: its text metrics are reused
     fig.tight_layout()
     # SVG text stays text (searchable, and much faster to write than glyph outlines); the
     # font list names the CJK font first, so viewers pick a Chinese font.
@@ -46,7 +48,7 @@ def _save(fig, out: Path, stem: str) -> list[Path]:
         for fmt in FORMATS:
             path = out / f"{stem}.{fmt}"
             with temporary_sibling(path) as tmp:
-                fig.savefig(tmp, dpi=150, format=fmt, **(PNG_OPTIONS if fmt == "png" else {}))
+                fig.savefig(tmp, dpi=DPI, format=fmt, **(PNG_OPTIONS if fmt == "png" else {}))
             paths.append(path)
     plt.close(fig)
     return paths
